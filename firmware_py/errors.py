@@ -5,7 +5,7 @@
 class ItbError(ValueError):
     # Root of every error the core raises on bad input or a refused request.
     def __init__(self, field: str, value: object, reason: str) -> None:
-        super().__init__("{}: {} (got {!r})".format(field, reason, value))
+        super().__init__(f"{field}: {reason} (got {value!r})")
         self.field = field
         self.value = value
         self.reason = reason

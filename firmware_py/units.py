@@ -71,7 +71,7 @@ def require_range(field: str, value: object, low: int, high: int) -> int:
     # Inclusive bounds.
     v = require_int(field, value)
     if v < low or v > high:
-        raise InputError(field, value, "must be between {} and {}".format(low, high))
+        raise InputError(field, value, f"must be between {low} and {high}")
     return v
 
 
@@ -92,7 +92,7 @@ def hhmm(tod_s: int) -> str:
     tod_s = tod_s % S_PER_DAY
     h, rest = floor_div(tod_s, S_PER_H)
     m = rest // S_PER_MIN
-    return "{:02d}:{:02d}".format(h, m)
+    return f"{h:02d}:{m:02d}"
 
 
 def parse_hhmm(field: str, text: str) -> int:

@@ -2,13 +2,13 @@
 # only what both have: no pytest, no typing at run time.
 
 
-def raises(exc_type: type, fn: object, *args: object, **kwargs: object) -> BaseException:
+def raises(exc_type: type[BaseException], fn: object, *args: object, **kwargs: object) -> BaseException:
     # Call fn(*args, **kwargs), require it to raise exc_type, and return the exception for further checks.
     try:
         fn(*args, **kwargs)  # type: ignore[operator]
     except exc_type as exc:
         return exc
-    raise AssertionError("expected {} from {!r}{!r}".format(exc_type.__name__, fn, args))
+    raise AssertionError(f"expected {exc_type.__name__} from {fn!r}{args!r}")
 
 
 def names_field(exc: BaseException, field: str, value: object) -> bool:

@@ -1,0 +1,68 @@
+"""The `itb` command: a command table, and one place that turns errors into `itb: message` and an exit code.
+
+Each command module exposes `register(subparsers)`, adding its sub-commands with
+`parser.set_defaults(func=handler)`; a handler takes the parsed arguments and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from firmware_py.errors import ItbError, LimitError
+from host_tools.errors import EXIT_REFUSED, EXIT_USAGE, HostError
+
+# Modules that add sub-commands, in the order they appear in --help.
+COMMAND_MODULES = ("host_tools.cli_calc", "host_tools.cli_rig", "host_tools.trace")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse exits 2 on bad usage, which is our contract; keep its one-line message.
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="itb",
+        description="ITB pump programming and dilution calculations for test rigs. Not for clinical use.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Handler = args.func
+    try:
+        return func(args)
+    except HostError as exc:
+        print(f"itb: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except LimitError as exc:
+        print(f"itb: refused: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except ItbError as exc:
+        print(f"itb: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("itb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
