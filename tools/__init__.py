@@ -1,0 +1,1 @@
+"""Developer tools for itb (MicroPython build and checks). Not installed; run from the repository root."""
