@@ -368,7 +368,8 @@ def validate_overrides(overrides: object) -> dict[str, str]:
             raise OverrideError("overrides", rid, "names no rule of the drug library")
         kind = _BY_ID[rid].kind
         if kind != SOFT:
-            raise OverrideError("overrides", rid, "names a " + kind + " rule; only soft rules can be overridden")
+            raise OverrideError("overrides", rid, "names a " + kind + " rule; only soft rules can be "
+                                "overridden")
         reason = overrides[rid]
         field = "overrides[" + rid + "]"
         if not isinstance(reason, str) or not reason.strip():
@@ -587,8 +588,8 @@ def check_escalation(history: list[tuple[int, int]], overrides: dict[str, str] |
                 base, tb = pts[i][1], pts[i][0]
         if base and dj * 1000 > base * (1000 + most):
             d._warn(ESC_01, "dose rose " + _change_text(base, dj) + " (" + _mcg(base) + " -> " + _mcg(dj)
-                    + " mcg/day) within " + fmt_scaled(tj - tb, S_PER_DAY, 1) + " days, above +" + _pct(most) + " % in "
-                    + str(floor_div(window, S_PER_DAY)[0]) + " days: check catheter and pump", ov)
+                    + " mcg/day) within " + fmt_scaled(tj - tb, S_PER_DAY, 1) + " days, above +" + _pct(most)
+                    + " % in " + fmt_scaled(window, S_PER_DAY, 0) + " days: check catheter and pump", ov)
             break
     return d._finish(str(len(pts)) + " dose changes")
 
