@@ -245,7 +245,7 @@ def _dec_overrides(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def decode(b: bytes) -> Program:
+def decode(b: bytes | bytearray) -> Program:
     if not isinstance(b, (bytes, bytearray)):
         raise ProgramError("program", b, "must be bytes")
     if len(b) > MAX_ENCODED:
