@@ -237,12 +237,21 @@ def from_json(field: str, obj: object, kind: str) -> Quantity:
 
 
 def fmt(qty: Quantity, unit: str, digits: int = 3) -> str:
-    """Human text of ``qty`` in ``unit`` with at most ``digits`` decimals (trailing zeros dropped)."""
+    """Human text of ``qty`` in ``unit``, truncated toward zero to ``digits`` decimals (never rounded up).
+
+    Trailing zeros are dropped; a non-zero value too small to show gets three significant digits.
+    """
     value = exact(qty, unit)
-    text = f"{float(value):.{digits}f}".rstrip("0").rstrip(".") if value.denominator != 1 else str(value)
-    if value.denominator != 1 and abs(float(value)) < 10**-digits:
-        text = f"{float(value):.3g}"
-    return f"{text} {unit}"
+    if value.denominator == 1:
+        return f"{value.numerator} {unit}"
+    scale = 10**digits
+    scaled = abs(value) * scale
+    whole = scaled.numerator // scaled.denominator
+    if whole == 0:
+        return f"{float(value):.3g} {unit}"
+    sign = "-" if value < 0 else ""
+    text = f"{whole // scale}.{whole % scale:0{digits}d}".rstrip("0").rstrip(".")
+    return f"{sign}{text} {unit}"
 
 
 def fmt_rate(qty: Quantity) -> str:
@@ -253,3 +262,8 @@ def fmt_rate(qty: Quantity) -> str:
     if kind == "flow":
         return f"{fmt(qty, 'mL/day', 4)} ({fmt(qty, 'uL/h')})"
     raise InternalError(f"fmt_rate: {qty!r} is not a rate")
+
+
+def short_unit(qty: Quantity) -> str:
+    """pint's compact abbreviation of ``qty``'s unit ("nl/d"), which pint parses back."""
+    return format(qty.units, "~C")
