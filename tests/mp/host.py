@@ -125,6 +125,14 @@ def run_call(target: str, mpy_dir: Path | None = None, timeout_s: float = DEFAUL
     return proc.stdout
 
 
+def run_exec(code: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+    """Run Python source under MicroPython (firmware_py importable) and return its stdout."""
+    proc = run_node(RUN_CORE, ["--exec", code], timeout_s)
+    if proc.returncode != 0:
+        raise RuntimeError(f"code failed under MicroPython (exit {proc.returncode}):\n{proc.stderr}")
+    return proc.stdout
+
+
 def core_test_ids(core_dir: Path = CORE_DIR) -> list[str]:
     """Ids (``tests.core.test_x::test_y``) of the module-level test functions in core_dir, read statically."""
     ids: list[str] = []

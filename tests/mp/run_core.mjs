@@ -1,6 +1,6 @@
 // Run the core test suite (tests/core/test_*.py) under the MicroPython WebAssembly port.
 //
-//   node tests/mp/run_core.mjs [--mpy BUILD_DIR] [--core DIR] [--heap BYTES] [--call MODULE:FUNC]
+//   node tests/mp/run_core.mjs [--mpy BUILD_DIR] [--core DIR] [--heap BYTES] [--call MODULE:FUNC | --exec CODE]
 //
 // One interpreter for the whole run. Prints an IMPL line (interpreter version, where firmware_py came
 // from), an IMPORT line per firmware_py module, then the lines of tests/mp/mp_runner.py (PASS / FAIL /
@@ -9,6 +9,7 @@
 //   --core DIR       the directory used as the tests.core package (default tests/core)
 //   --call M:F       instead of the tests, import M and call F() (e.g. tests.core.casetable:run); exit 0
 //                    when it returns without raising
+//   --exec CODE      instead of the tests, run CODE (exit 0 when it does not raise)
 import fs from "node:fs";
 import path from "node:path";
 import { loadItb, REPO_ROOT } from "./mpenv.mjs";
@@ -25,6 +26,7 @@ function parseArgs(argv) {
     else if (a === "--core") opts.coreDir = path.resolve(val());
     else if (a === "--heap") opts.heapsize = parseInt(val(), 10);
     else if (a === "--call") opts.call = val();
+    else if (a === "--exec") opts.exec = val();
     else throw new Error("unknown argument " + a);
   }
   return opts;
@@ -37,6 +39,10 @@ function pyStr(s) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const { mp } = await loadItb(opts);
+  if (opts.exec) {
+    mp.runPython(opts.exec);
+    return 0;
+  }
   if (opts.call) {
     const [mod, fn] = opts.call.split(":");
     mp.runPython("import " + mod + "\n" + mod + "." + fn + "()\n");
