@@ -38,8 +38,9 @@ MAX_CONC_NG_PER_UL = 2_000
 # ITB-CON-02: other strengths by dilution with sterile preservative-free sodium chloride (002).
 DILUENT = "preservative-free 0.9% NaCl"
 
+# The same strings as firmware_py.library.PUMP_KINDS.
 PUMP_PROGRAMMABLE = "programmable"
-PUMP_CONSTANT = "constant"  # constant-flow (non-programmable) pump
+PUMP_CONSTANT = "constant-flow"  # non-programmable pump
 PUMP_KINDS = (PUMP_PROGRAMMABLE, PUMP_CONSTANT)
 
 # ITB-REF-01 / DESIGN.md: low-reservoir alarm at 2 mL residual; refills booked 3-5 days before it.
