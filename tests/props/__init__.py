@@ -1,0 +1,1 @@
+# Hypothesis properties of the core (CPython only).
