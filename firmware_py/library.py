@@ -632,3 +632,11 @@ def check_concentration(conc_ng_per_ul: int, stock_ng_per_ul: int) -> Decision:
         d._apply(CON_02)
         d._note(CON_02, "dilute with sterile preservative-free sodium chloride")
     return d._finish(str(conc) + " mcg/mL from " + str(stock) + " mcg/mL stock")
+
+
+def refractory_text() -> str:
+    # ITB-HOL-03: the sources disagree (about 5 % vs up to 10 %); text about tolerance quotes both.
+    r = rule("ITB-HOL-03")
+    return ("refractory to increasing doses: approximately " + _pct(r.param("refractory_000_permille"))
+            + " % of patients (" + _F0 + "), up to " + _pct(r.param("refractory_003_permille")) + " % ("
+            + _F3 + ")")

@@ -141,6 +141,8 @@ def test_holiday_rows_keep_both_refractory_figures() -> None:
     assert hol3.param("refractory_003_permille") == 100
     assert "000_bca09fe69b9ab955.txt" in hol3.source and "003_1843e882944188f3.txt" in hol3.source
     assert "5 %" in hol3.title and "10 %" in hol3.title
+    text = lib.refractory_text()
+    assert "approximately 5 %" in text and "up to 10 %" in text and "003_1843e882944188f3.txt" in text
     assert (lib.param("ITB-HOL-01", "min_s"), lib.param("ITB-HOL-01", "max_s")) == (14 * DAY, 28 * DAY)
     assert lib.rule("ITB-HOL-02").kind == "info"
 
