@@ -56,8 +56,7 @@ def registry() -> UnitRegistry:
     """The one pint UnitRegistry of the host tools (exact Fraction arithmetic), built once and cached."""
     if _REGISTRY:
         return _REGISTRY[0]  # type: ignore[no-any-return]
-    import pint  # noqa: PLC0415  (lazy: most of a command's start-up time is pint)
-
+    pint = _import_pint()
     folder = os.environ.get("ITB_PINT_CACHE", ":auto:")
     try:
         reg: UnitRegistry = pint.UnitRegistry(cache_folder=folder or None, non_int_type=Fraction)
@@ -65,6 +64,24 @@ def registry() -> UnitRegistry:
         reg = pint.UnitRegistry(non_int_type=Fraction)
     _REGISTRY.append(reg)
     return reg
+
+
+def _import_pint() -> Any:
+    # pint imports numpy when it can, which is a third of pint's import time; the host tools only ever
+    # give pint exact scalars, so a calculation command imports pint without it. If numpy is already
+    # loaded (plots, tests) or ITB_PINT_NUMPY=1, pint gets it as usual. numpy stays importable afterwards.
+    import sys  # noqa: PLC0415
+
+    if "pint" in sys.modules or "numpy" in sys.modules or os.environ.get("ITB_PINT_NUMPY") == "1":
+        import pint  # noqa: PLC0415
+
+        return pint
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # makes `import numpy` raise ImportError
+    try:
+        import pint  # noqa: PLC0415
+    finally:
+        del sys.modules["numpy"]
+    return pint
 
 
 @dataclass(frozen=True)
