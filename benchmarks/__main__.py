@@ -1,0 +1,63 @@
+"""`python -m benchmarks [--quick] [--only NAME ...]`: run the benchmarks and write the reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmarks import MODULES, run_one
+from benchmarks.common import ROOT, Size
+from benchmarks.report import write_reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Run the itb benchmarks; write a JSON results file and a readable BENCHMARKS.md.",
+    )
+    parser.add_argument("--quick", action="store_true", help="reduced sizes and repeats (figures indicative)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, as in the test suite (checks, not figures)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=MODULES,
+        metavar="NAME",
+        help=f"run only NAME ({', '.join(MODULES)})",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "benchmarks" / "results.json", help="results file"
+    )
+    parser.add_argument("--md", type=Path, default=ROOT / "BENCHMARKS.md", help="readable report")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name in MODULES:
+            print(name)
+        return 0
+    size: Size = "smoke" if args.smoke else "quick" if args.quick else "full"
+    names: list[str] = args.only or list(MODULES)
+    results = []
+    for name in names:
+        print(f"benchmarks: {name} ({size}) ...", file=sys.stderr, flush=True)
+        r = run_one(name, size)
+        results.append(r)
+        status = (
+            r.status
+            if r.status != "ok"
+            else ", ".join(
+                f"{f.key}={'met' if f.met else 'MISSED' if f.met is False else 'info'}" for f in r.figures
+            )
+        )
+        print(f"benchmarks: {name} done in {r.elapsed_s:.1f} s: {status}", file=sys.stderr, flush=True)
+        if r.status != "ok":
+            print(r.error, file=sys.stderr)
+    write_reports(results, size, names, args.json, args.md)
+    print(f"benchmarks: wrote {args.json} and {args.md}", file=sys.stderr)
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
