@@ -8,12 +8,15 @@ from firmware_py.units import require_non_negative, require_positive
 
 _ticks_ms = getattr(time, "ticks_ms", None)
 _ticks_diff = getattr(time, "ticks_diff", None)
+_mono_ns = getattr(time, "monotonic_ns", None)  # CPython
 
 
 def _ms() -> int:
     if _ticks_ms is not None:
         return int(_ticks_ms())
-    return time.monotonic_ns() // 1_000_000
+    if _mono_ns is not None:
+        return int(_mono_ns()) // 1_000_000
+    return int(time.time()) * 1000
 
 
 def _diff_ms(new: int, old: int) -> int:
