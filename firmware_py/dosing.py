@@ -352,6 +352,11 @@ def dilute(
 ) -> Dilution:
     # ITB-CON-02: dilute stock with preservative-free saline; ITB-CON-04: never above the stock.
     stock = _require_conc("stock_conc_ng_per_ul", stock_conc_ng_per_ul)
+    if stock == SCREENING_CONC_NG_PER_UL:
+        # ITB-SCR-05: the 50 mcg/mL ampule is for bolus screening only, never the stock of a pump fill.
+        raise LimitError(
+            "stock_conc_ng_per_ul", stock_conc_ng_per_ul, "is the screening-only strength", ["ITB-SCR-05"]
+        )
     target = _require_conc("target_conc_ng_per_ul", target_conc_ng_per_ul)
     if target > stock:
         raise LimitError(

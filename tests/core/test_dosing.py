@@ -291,6 +291,9 @@ def test_dilute_target_equal_to_stock_and_above_it() -> None:
     assert d.stock_nl == 20 * ML and d.diluent_nl == 0
     _bad(LimitError, "target_conc_ng_per_ul", 501, dosing.dilute, 500, 501, 20 * ML)
     _bad(InputError, "stock_conc_ng_per_ul", 2_001, dosing.dilute, 2_001, 500, 20 * ML)
+    # REQ: ITB-SCR-05: the 50 mcg/mL screening ampule is never diluted for a pump; 51 is just a number.
+    _bad(LimitError, "stock_conc_ng_per_ul", 50, dosing.dilute, 50, 25, 20 * ML)
+    assert dosing.dilute(51, 25, 20 * ML).stock_nl == 9_800_000  # 25 * 20 / 51 = 9.8039 mL -> 9.8
 
 
 def test_dilute_resolution_limits() -> None:
