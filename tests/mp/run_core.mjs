@@ -69,7 +69,7 @@ async function main() {
   mp.runPython(
     "import tests.mp.mp_runner\n" +
     "_itb_ok = tests.mp.mp_runner.run([" + modules.map(pyStr).join(", ") + "])\n");
-  const ok = mp.runPython("_itb_ok");
+  const ok = mp.globals.get("_itb_ok") === true;
   return ok && modules.length > 0 ? 0 : 1;
 }
 
