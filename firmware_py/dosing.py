@@ -8,9 +8,9 @@
 # Sources: shared/labeling/000_bca09fe69b9ab955.txt (000), 001_75f866482c9c42d7.txt (001),
 # 002_2ca3bb212e8effd8.txt (002), 003_1843e882944188f3.txt (003), shared/DESIGN.md (pump facts).
 
-from firmware_py import units
+from firmware_py import library, units
 from firmware_py.errors import InputError, LimitError
-from firmware_py.units import NL_PER_ML, NL_PER_UL, PERMILLE, S_PER_DAY, S_PER_H, ceil_div, floor_div
+from firmware_py.units import NL_PER_ML, NL_PER_UL, PERMILLE, S_PER_DAY, ceil_div, floor_div
 
 try:
     from typing import TYPE_CHECKING
@@ -29,49 +29,55 @@ if TYPE_CHECKING:
 
 PG_PER_NG = 1_000
 
+# Every labeling number below is read from its row in the drug library (firmware_py/library.py), the one
+# place the numbers live; dosing only names them.
+_rule = library.rule
+
 # ITB-SCR-05 / ITB-CON-01: 50 mcg/mL is the screening ampule only; the labeled maintenance strengths
-# are 500, 1000 and 2000 mcg/mL (002 "HOW SUPPLIED", 003 strengths). ng/uL == mcg/mL.
-SCREENING_CONC_NG_PER_UL = 50
-LABELED_CONCS_NG_PER_UL = (500, 1_000, 2_000)
+# are 500, 1000 and 2000 mcg/mL. ng/uL == mcg/mL.
+SCREENING_CONC_NG_PER_UL = _rule("ITB-SCR-03").param("conc_ng_per_ul")
+LABELED_CONCS_NG_PER_UL = _rule("ITB-CON-01").param_tuple("strengths_ng_per_ul")
 # ITB-CON-04: never above 2000 mcg/mL, the strongest stock.
-MAX_CONC_NG_PER_UL = 2_000
+MAX_CONC_NG_PER_UL = _rule("ITB-CON-04").param("max_conc_ng_per_ul")
 # ITB-CON-02: other strengths by dilution with sterile preservative-free sodium chloride (002).
 DILUENT = "preservative-free 0.9% NaCl"
 
-# The same strings as firmware_py.library.PUMP_KINDS.
-PUMP_PROGRAMMABLE = "programmable"
-PUMP_CONSTANT = "constant-flow"  # non-programmable pump
-PUMP_KINDS = (PUMP_PROGRAMMABLE, PUMP_CONSTANT)
+PUMP_PROGRAMMABLE = library.PROGRAMMABLE
+PUMP_CONSTANT = library.CONSTANT_FLOW  # non-programmable pump
+PUMP_KINDS = library.PUMP_KINDS
 
 # ITB-REF-01 / DESIGN.md: low-reservoir alarm at 2 mL residual; refills booked 3-5 days before it.
-DEFAULT_ALARM_NL = 2 * NL_PER_ML
-DEFAULT_MARGIN_S = 4 * S_PER_DAY
-MIN_MARGIN_S = 3 * S_PER_DAY
-MAX_MARGIN_S = 5 * S_PER_DAY
+DEFAULT_ALARM_NL = _rule("ITB-REF-01").param("low_alarm_nl")
+MIN_MARGIN_S = _rule("ITB-REF-01").param("book_min_s")
+MAX_MARGIN_S = _rule("ITB-REF-01").param("book_max_s")
+DEFAULT_MARGIN_S = (MIN_MARGIN_S + MAX_MARGIN_S) // 2
 
 # ITB-SCR-01..03 (000, 001, 002): test doses 24 h apart, observed 4-8 h, volumes of the 50 mcg/mL ampule.
-SCREENING_DOSES_NG = (50_000, 75_000, 100_000)
-SMALL_CHILD_DOSES_NG = (25_000, 75_000, 100_000)  # ITB-SCR-02: 25 mcg may be tried first
-SCREENING_GAP_S = S_PER_DAY
-OBSERVE_MIN_S = 4 * S_PER_H
-OBSERVE_MAX_S = 8 * S_PER_H
+SCREENING_DOSES_NG = _rule("ITB-SCR-01").param_tuple("doses_ng")
+# ITB-SCR-02: 25 mcg may be tried first, then the rest of the ladder.
+SMALL_CHILD_DOSES_NG = (_rule("ITB-SCR-02").param("first_dose_min_ng"),) + SCREENING_DOSES_NG[1:]
+SCREENING_GAP_S = _rule("ITB-SCR-01").param("interval_s")
+OBSERVE_MIN_S = _rule("ITB-SCR-01").param("observe_min_s")
+OBSERVE_MAX_S = _rule("ITB-SCR-01").param("observe_max_s")
 # ITB-INI-02: 1x the positive dose only when the effect lasted MORE than 8 h.
-LONG_EFFECT_S = 8 * S_PER_H
+LONG_EFFECT_S = _rule("ITB-INI-02").param("effect_longer_than_s")
 
 # ITB-REF-02 (DESIGN.md): pocket-fill thresholds by reservoir size.
-RESIDUAL_THRESHOLDS_NL = ((20 * NL_PER_ML, 1 * NL_PER_ML), (40 * NL_PER_ML, 2 * NL_PER_ML))
+RESIDUAL_THRESHOLDS_NL = tuple(
+    zip(_rule("ITB-REF-02").param_tuple("reservoirs_nl"), _rule("ITB-REF-02").param_tuple("tolerances_nl"))
+)
 # Project choice, not a labeled or published figure: other reservoir sizes use 5 % of capacity,
 # the ratio both published thresholds share, rounded down (a lower threshold flags more refills).
 RESIDUAL_EXTRAPOLATED_PERMILLE = 50
 
 # ITB-BRG-01 (DESIGN.md): Prometra catheter volume 0.0026 mL/cm = 2600 nL/cm.
-CATHETER_NL_PER_CM = 2_600
+CATHETER_NL_PER_CM = _rule("ITB-BRG-01").param("catheter_nl_per_cm")
 MM_PER_CM = 10
 
-# ITB-HOL-01: gradual reduction over 2-4 weeks; ITB-MNT-03: reductions of 10-20 % per step.
-TAPER_MIN_S = 14 * S_PER_DAY
-TAPER_MAX_S = 28 * S_PER_DAY
-TAPER_MAX_STEP_PERMILLE = 200
+# ITB-HOL-01: gradual reduction over 2-4 weeks; ITB-MNT-03: reductions of at most 20 % per step.
+TAPER_MIN_S = _rule("ITB-HOL-01").param("min_s")
+TAPER_MAX_S = _rule("ITB-HOL-01").param("max_s")
+TAPER_MAX_STEP_PERMILLE = _rule("ITB-MNT-03").param("max_reduction_permille")
 TAPER_STEP_S = S_PER_DAY  # ITB-TIT-04: at most one change per 24 h
 
 
