@@ -271,10 +271,9 @@ def _program_build(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from host_tools import plots, rx  # noqa: PLC0415
+    from host_tools import plots  # noqa: PLC0415
 
-    built = rx.load_built(args.source)
-    paths = plots.plot_all(built, args.out_dir)
+    paths = plots.plot_source(args.source, args.out_dir)
     _emit(args, {"profile": str(paths[0]), "reservoir": str(paths[1])}, [f"wrote {p}" for p in paths])
     return EXIT_OK
 
