@@ -35,6 +35,7 @@ from host_tools.keys import RigKey
 from host_tools.link import DEFAULT_TIMEOUT_S, Link, RigDisconnectedError, RigTimeoutError
 
 DEFAULT_RETRIES = 2
+PIPELINE_BYTES = 1024  # frames written before replies are read (fits any pty / USB CDC buffer)
 _RETRY_NAKS = (protocol.CRC, protocol.LENGTH, protocol.FORMAT)  # line noise: the frame never ran
 
 
@@ -643,6 +644,81 @@ class RigClient:
                 return None
 
             return _int(self._exchange_auth("ADV", [str(seconds)], advanced), "t")
+
+    def advance_and_status(self, seconds: int, count: int, t_before: int) -> list[RigStatus]:
+        """`count` times (`ADV seconds`, then `ST`), pipelined: up to `PIPELINE_BYTES` of frames go out in one
+        write before the replies are read. Returns one status per step, in order.
+
+        If anything in a batch goes wrong (a reply lost or garbled, a NAK), the client resynchronises with
+        `ID` and `ST` and goes on one request at a time from wherever the rig is, with the usual bounded
+        retries: the statuses then cover the same end time, with possibly fewer (longer) steps.
+        """
+        if self._auth is None:
+            raise UsageError("ADV changes the rig and needs its key: pass --key-file or set ITB_RIG_KEY_FILE")
+        with self._session():
+            out: list[RigStatus] = []
+            target = t_before + seconds * count
+            t = t_before
+            while t < target:
+                frames = b""
+                expect: list[tuple[int, str]] = []
+                while t + seconds * (len(expect) // 2) < target and len(frames) < PIPELINE_BYTES:
+                    seq = self._next_seq()
+                    frames += protocol.request(seq, "ADV", [str(seconds)], self._auth)
+                    expect.append((seq, "ADV"))
+                    seq = self._next_seq()
+                    frames += protocol.request(seq, "ST", [])
+                    expect.append((seq, "ST"))
+                batch = self._pipeline(frames, expect)
+                out.extend(batch)
+                if batch:
+                    t = batch[-1].t_s
+                if len(batch) * 2 < len(expect):
+                    # Fallback: where is the rig now? Then one step at a time.
+                    self._identify_raw()
+                    st = self.status()
+                    if st.t_s > t:
+                        out.append(st)  # an ADV went through but its ST reply was lost
+                        t = st.t_s
+                    if t < target:
+                        step = min(seconds, target - t)
+                        self.advance(step, t_before=t)
+                        st = self.status()
+                        out.append(st)
+                        t = st.t_s
+            return out
+
+    def _pipeline(self, frames: bytes, expect: list[tuple[int, str]]) -> list[RigStatus]:
+        # Send a batch and read its replies in order; stop at the first one missing or refused.
+        self.link.send(frames)
+        got: list[RigStatus] = []
+        pending = {seq: cmd for seq, cmd in expect}
+        replies: dict[int, protocol.Reply] = {}
+        deadline = time.monotonic() + self.timeout_s * max(1, len(expect) // 8)
+        try:
+            while pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                r = self.link.receive(left)
+                if r.seq in pending:
+                    pending.pop(r.seq)
+                    replies[r.seq] = r
+        except RigTimeoutError:
+            pass
+        for i in range(0, len(expect), 2):
+            adv = replies.get(expect[i][0])
+            st = replies.get(expect[i + 1][0])
+            if adv is None or st is None or not adv.ok or not st.ok:
+                if adv is not None and not adv.ok and adv.name not in (*_RETRY_NAKS, protocol.SEQ):
+                    raise RigRefusedError("ADV", adv.name, adv.fields, self.rig_state)
+                self.retried += 1
+                break
+            status = RigStatus.from_reply(st)
+            self._learn(status.prog)
+            self.last_status = status
+            got.append(status)
+        return got
 
     def stop(self, confirm_prog: str) -> protocol.Reply:
         """`STP CONFIRM <sha16>`: stop delivery of the active program (it must be named, ITB-DIS-01)."""

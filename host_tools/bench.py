@@ -1,0 +1,601 @@
+"""An accelerated bench session: load a program with an initial fill, advance the rig's bench clock hour by
+hour, read its status, refill when a bench engineer would, and compare what the rig delivered with what the
+program prescribes.
+
+Expected delivery comes from two paths computed on the host:
+
+1. the reference the rig must match exactly: `Schedule.integral_between` (ng·s/day) from the last fill,
+   floored to whole ng (and to whole nL at the reservoir concentration) once per fill, as the program
+   prescribes (rounding toward less drug); and
+2. an independent path that shares nothing with `Schedule`'s cumulative table: the rate function stepped
+   with `rate_at` / `next_change`, integrated in `fractions.Fraction` (exact), with the session totals also
+   converted with pint. Path 1 and path 2 must agree exactly (else `InternalError`, a bug).
+
+Tolerance (`TOLERANCE`), and why: the rig's delivery engine is exact (delivered ng since the last fill is
+`floor(integral / 86 400)`, never accumulated per tick), so
+
+- cumulative delivered dose and volume must equal path 1 **exactly** at every reading: 0 ng, 0 nL;
+- each hour's delivered dose may differ from the exact rational dose of that hour by **less than 1 ng**,
+  because the floor at the two bucket edges moves up to 1 ng between neighbouring buckets (never across
+  the session: the cumulative check above catches any drift);
+- the session total lies in [exact − fills ng, exact] (one floor per fill, always toward less drug);
+- the rate the rig reports at every reading equals the program's rate at that time (a per-hour / per-day
+  mix-up shows here at once).
+A reading that breaks any of these, or delivery stopped by an empty reservoir, fails the session (exit 1).
+
+Refills: when the low-reservoir alarm fires (ITB-REF-01) or on the recommended refill date (the firmware's
+`dosing.refill_forecast`, booked days before the alarm), whichever comes first, the bench refills to the
+program's reservoir capacity at the program's concentration, declaring the rig's residual as measured.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from firmware_py import dosing, units
+from firmware_py import program as fw_program
+from firmware_py.schedule import Schedule, Window
+from host_tools import quantities as qt
+from host_tools.client import Refill, RigClient, RigStatus
+from host_tools.errors import InternalError, UsageError
+
+S_PER_H = units.S_PER_H
+MAX_DAYS = 366
+DEFAULT_BATCH_HOURS = 24
+TOLERANCE = {
+    "total_ng": 0,
+    "total_nl": 0,
+    "hour_bucket_ng_exclusive": 1,
+    "basis": (
+        "the rig delivers floor(integral/86400) ng since each fill, exactly: cumulative dose and volume must "
+        "equal the host's floored reference at every reading (0 ng, 0 nL); each hour may differ from the "
+        "exact rational dose of that hour by less than 1 ng (floor at the bucket edges)"
+    ),
+}
+
+
+# -- the independent reference path -----------------------------------------------------------------------
+
+
+def exact_dose_ng(schedule: Schedule, t0_s: int, t1_s: int) -> Fraction:
+    """The exact dose (ng, a Fraction) the schedule prescribes over [t0_s, t1_s], by stepping the rate."""
+    total = Fraction(0)
+    t = t0_s
+    while t < t1_s:
+        nxt = min(schedule.next_change(t), t1_s)
+        total += Fraction(schedule.rate_at(t) * (nxt - t), units.S_PER_DAY)
+        t = nxt
+    return total
+
+
+def pint_total_mg(schedule: Schedule, spans: Iterable[tuple[int, int]]) -> Fraction:
+    """The session's prescribed dose in mg through pint (rate in ng/day times time in s), exact."""
+    total = qt.q(0, "mg")
+    for t0, t1 in spans:
+        t = t0
+        while t < t1:
+            nxt = min(schedule.next_change(t), t1)
+            total = total + qt.q(schedule.rate_at(t), "ng/day") * qt.q(nxt - t, "s")
+            t = nxt
+    return qt.exact(total, "mg")
+
+
+# -- what to load ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgramSource:
+    """A program to load: its canonical encoding plus what the pictures and the display need."""
+
+    path: str
+    data: bytes
+    label: str
+    windows: list[Window]
+    lead_s: int
+    fill_start_s: int | None
+    lines: list[str] = field(default_factory=list)  # the builder's summary, if any
+
+    @property
+    def program(self) -> fw_program.Program:
+        return fw_program.decode(self.data)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, label: str = "") -> ProgramSource:
+        return cls("<bytes>", data, label, [], 0, None)
+
+
+def load_program_source(path: str | Path) -> ProgramSource:
+    """A prescription TOML (built with the drug library: `rx.build_program`) or a PROGRAM.json written by
+    `itb program build` (both checksums verified by `rx.read_program_json`)."""
+    from host_tools import rx  # noqa: PLC0415  (pint and tomllib only when a file is loaded)
+
+    p = Path(path)
+    if p.suffix.lower() == ".toml":
+        built = rx.build_program(rx.load_prescription(p))
+        lead_s = qt.to_base("dose.lead", built.rx.lead, "duration")
+        return ProgramSource(
+            str(p), built.encoding, built.rx.label, [w.window for w in built.sched.windows], lead_s,
+            built.fill_start_s, built.summary_lines(),
+        )  # fmt: skip
+    if p.suffix.lower() == ".json":
+        doc = rx.read_program_json(p)
+        data = doc["encoding"].encode("ascii")
+        lead = doc.get("lead")
+        lead_s = qt.to_base("lead", qt.from_json("lead", lead, "duration"), "duration") if lead else 0
+        fill_start = None
+        refill = doc.get("refill")
+        fill = refill.get("fill_date") if isinstance(refill, dict) else None
+        if isinstance(fill, str):
+            try:
+                fill_start = (dt.date.fromisoformat(fill) - dt.date(1970, 1, 1)).days * units.S_PER_DAY
+            except ValueError:
+                raise UsageError(f"{p}: refill.fill_date: not a date ({fill!r})") from None
+        return ProgramSource(
+            str(p), data, str(doc.get("label", "")), [w.window for w in rx.windows_from_doc(doc)], lead_s,
+            fill_start,
+        )  # fmt: skip
+    raise UsageError(f"{p}: expected a prescription (.toml) or a program (.json from itb program build)")
+
+
+# -- records ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One reading span (normally one hour): delivered against expected."""
+
+    hour: int
+    t0_s: int
+    t1_s: int
+    rate_ng_per_day: int
+    delivered_ng: int
+    expected_ng: int
+    exact_ng: Fraction
+    delivered_nl: int
+    expected_nl: int
+    cum_delivered_ng: int
+    cum_expected_ng: int
+    cum_delivered_nl: int
+    cum_expected_nl: int
+    reservoir_nl: int
+    alarm: str
+    event: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def deviation_ng(self) -> Fraction:
+        return self.delivered_ng - self.exact_ng
+
+
+@dataclass
+class BenchResult:
+    """The outcome of a bench session, and where its files are."""
+
+    passed: bool
+    report: dict[str, Any]
+    rows: list[Row]
+    files: dict[str, str]
+    failures: list[str]
+
+
+# -- the session ------------------------------------------------------------------------------------------
+
+
+class _Fill:
+    # One fill segment: delivery since the fill is floor(integral since t_s / 86400) on the rig.
+    def __init__(self, t_s: int, volume_nl: int, conc: int, base_ng: int, base_nl: int) -> None:
+        self.t_s = t_s
+        self.volume_nl = volume_nl
+        self.conc = conc
+        self.base_ng = base_ng  # cumulative delivered before this fill
+        self.base_nl = base_nl
+
+
+class BenchSession:
+    """Runs one session on a connected `RigClient`. `run()` does everything and returns a `BenchResult`."""
+
+    def __init__(
+        self,
+        client: RigClient,
+        source: ProgramSource,
+        *,
+        days: int,
+        out_dir: Path,
+        batch_hours: int = DEFAULT_BATCH_HOURS,
+        progress: bool | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if not 1 <= days <= MAX_DAYS:
+            raise UsageError(f"--days: must be 1 to {MAX_DAYS} (got {days})")
+        if batch_hours < 1:
+            raise UsageError(f"batch_hours must be >= 1 (got {batch_hours})")
+        self.client = client
+        self.source = source
+        data = source.data
+        self.data = data
+        self.program = fw_program.decode(data)
+        fw_program.validate(self.program)
+        self.prog_id = fw_program.short_id(data)
+        self.days = days
+        self.out_dir = Path(out_dir)
+        self.name = Path(source.path).name if source.path != "<bytes>" else ""
+        self.batch_hours = batch_hours
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.log = log or (lambda _text: None)
+        self.rows: list[Row] = []
+        self.alarms: list[dict[str, Any]] = []
+        self.refills: list[dict[str, Any]] = []
+        self.failures: list[str] = []
+        self.t_start = 0
+        self.fills: list[_Fill] = []
+        self.refill_at_s = 0
+        self.predicted_alarm_s: int | None = None
+        self.last: RigStatus | None = None
+
+    # -- expected values (path 1) --
+
+    def _expected_cum(self, t: int) -> tuple[int, int]:
+        f = self.fills[-1]
+        integral = self.program.schedule.integral_between(f.t_s, t)
+        ng = units.floor_div(integral, units.S_PER_DAY)[0]
+        nl = units.floor_div(integral * units.NL_PER_UL, units.S_PER_DAY * f.conc)[0]
+        return f.base_ng + ng, f.base_nl + nl
+
+    def _forecast(self, t: int) -> None:
+        p = self.program
+        f = dosing.refill_forecast(
+            self.fills[-1].volume_nl, p.conc_ng_per_ul, p.schedule, start_s=t, alarm_nl=p.alarm_nl
+        )
+        self.refill_at_s = f.refill_at_s
+        self.predicted_alarm_s = f.alarm_at_s
+
+    # -- steps --
+
+    def _start(self) -> None:
+        p = self.program
+        st = self.client.status()
+        if self.client.info is not None and self.client.info.clock != "bench":
+            raise UsageError("bench needs a rig with a bench clock (ADV); this rig follows real time")
+        residual = st.reservoir_nl if st.conc_ng_per_ul else 0
+        fill = Refill(p.reservoir_nl, p.conc_ng_per_ul, residual)
+        result = self.client.load(self.data, fill)
+        self.t_start = result.t_commit_s
+        self.fills.append(_Fill(self.t_start, p.reservoir_nl, p.conc_ng_per_ul, 0, 0))
+        self.refills.append(
+            {"t_s": self.t_start, "hour": 0, "reason": "initial fill", "added_nl": p.reservoir_nl,
+             "conc_ng_per_ul": p.conc_ng_per_ul, "measured_residual_nl": residual, "pocket": result.pocket}
+        )  # fmt: skip
+        self._forecast(self.t_start)
+        self.log(f"loaded program {self.prog_id} at t={self.t_start} with a fill of {p.reservoir_nl} nL")
+        self.last = self.client.status()
+        self._check_status_basics(self.last, 0)
+
+    def _check_status_basics(self, st: RigStatus, hour: int) -> list[str]:
+        out = []
+        if st.prog != self.prog_id:
+            out.append(f"hour {hour}: rig runs program {st.prog}, not {self.prog_id}")
+        if st.state != "running":
+            out.append(f"hour {hour}: rig state {st.state} (alarm {st.alarm}): delivery stopped")
+        want = self.program.schedule.rate_at(st.t_s)
+        if st.state == "running" and st.bolus_nl == 0 and st.rate_ng_per_day != want:
+            out.append(f"hour {hour}: rig rate {st.rate_ng_per_day} ng/day, program {want} ng/day")
+        return out
+
+    def _record(self, st: RigStatus, hour: int) -> Row:
+        prev = self.last
+        assert prev is not None
+        f = self.fills[-1]
+        cum_ng = f.base_ng + st.delivered_ng
+        cum_nl = f.base_nl + st.delivered_nl
+        exp_ng, exp_nl = self._expected_cum(st.t_s)
+        prev_row = self.rows[-1] if self.rows else None
+        prev_cum_ng = prev_row.cum_delivered_ng if prev_row else 0
+        prev_cum_nl = prev_row.cum_delivered_nl if prev_row else 0
+        prev_exp_ng = prev_row.cum_expected_ng if prev_row else 0
+        prev_exp_nl = prev_row.cum_expected_nl if prev_row else 0
+        row = Row(
+            hour=(prev.t_s - self.t_start) // S_PER_H,
+            t0_s=prev.t_s,
+            t1_s=st.t_s,
+            rate_ng_per_day=self.program.schedule.rate_at(prev.t_s),
+            delivered_ng=cum_ng - prev_cum_ng,
+            expected_ng=exp_ng - prev_exp_ng,
+            exact_ng=exact_dose_ng(self.program.schedule, prev.t_s, st.t_s),
+            delivered_nl=cum_nl - prev_cum_nl,
+            expected_nl=exp_nl - prev_exp_nl,
+            cum_delivered_ng=cum_ng,
+            cum_expected_ng=exp_ng,
+            cum_delivered_nl=cum_nl,
+            cum_expected_nl=exp_nl,
+            reservoir_nl=st.reservoir_nl,
+            alarm=st.alarm,
+        )
+        # Path 1 against path 2: the host's two computations must agree (a bug otherwise, not a rig fault).
+        ref = Fraction(self.program.schedule.integral_between(prev.t_s, st.t_s), units.S_PER_DAY)
+        if ref != row.exact_ng:
+            raise InternalError(f"hour {hour}: Schedule integral {ref} ng != stepped rate {row.exact_ng} ng")
+        p = row.problems
+        if cum_ng != exp_ng:
+            p.append(f"hour {hour}: cumulative dose {cum_ng} ng, expected {exp_ng} ng")
+        if cum_nl != exp_nl:
+            p.append(f"hour {hour}: cumulative volume {cum_nl} nL, expected {exp_nl} nL")
+        if abs(row.deviation_ng) >= TOLERANCE["hour_bucket_ng_exclusive"]:  # type: ignore[operator]
+            p.append(f"hour {hour}: delivered {row.delivered_ng} ng, exact {float(row.exact_ng):.3f} ng")
+        p.extend(self._check_status_basics(st, hour))
+        self._note_alarm(prev, st, hour)
+        self.rows.append(row)
+        self.last = st
+        return row
+
+    def _note_alarm(self, prev: RigStatus, st: RigStatus, hour: int) -> None:
+        if st.alarm not in (prev.alarm, "none"):
+            exact_t = prev.t_alarm_s if st.alarm == "low" else prev.t_empty_s
+            self.alarms.append(
+                {"kind": st.alarm, "t_s": exact_t, "hour": hour, "seen_at_s": st.t_s,
+                 "host_predicted_t_s": self.predicted_alarm_s if st.alarm == "low" else None,
+                 "reservoir_nl": st.reservoir_nl}
+            )  # fmt: skip
+            self.log(f"hour {hour}: {st.alarm} reservoir alarm (rig time {exact_t})")
+
+    def _maybe_refill(self, st: RigStatus, hour: int) -> RigStatus:
+        reason = ""
+        if st.alarm in ("low", "empty"):
+            reason = f"{st.alarm} reservoir alarm"
+        elif st.t_s >= self.refill_at_s:
+            reason = "recommended refill date"
+        if not reason:
+            return st
+        p = self.program
+        f = self.fills[-1]
+        residual = st.reservoir_nl
+        ack = self.client.refill(Refill(p.reservoir_nl, p.conc_ng_per_ul, residual))
+        base_ng = f.base_ng + st.delivered_ng
+        base_nl = f.base_nl + st.delivered_nl
+        self.fills.append(_Fill(st.t_s, p.reservoir_nl, p.conc_ng_per_ul, base_ng, base_nl))
+        self.refills.append(
+            {"t_s": st.t_s, "hour": hour, "reason": reason, "added_nl": p.reservoir_nl,
+             "conc_ng_per_ul": p.conc_ng_per_ul, "measured_residual_nl": residual,
+             "rig_expected_nl": ack.fields.get("expected_nl"), "pocket": ack.fields.get("pocket")}
+        )  # fmt: skip
+        if self.rows:
+            self.rows[-1].event = (self.rows[-1].event + " " if self.rows[-1].event else "") + "refill"
+        self.log(f"hour {hour}: refilled ({reason}): residual {residual} nL, added {p.reservoir_nl} nL")
+        self._forecast(st.t_s)
+        after = self.client.status()
+        if after.delivered_ng != 0 or after.t_s != st.t_s:
+            self.failures.append(
+                f"hour {hour}: after the refill the rig shows {after.delivered_ng} ng delivered"
+            )
+        self.last = after
+        return after
+
+    def _window(self, hour: int, total_hours: int) -> int:
+        # Hours to advance in one batch: up to the next hour at or after a refill or alarm time.
+        n = min(self.batch_hours, total_hours - hour)
+        assert self.last is not None
+        events = [self.refill_at_s]
+        if self.last.t_alarm_s is not None:
+            events.append(self.last.t_alarm_s)
+        if self.last.t_empty_s is not None:
+            events.append(self.last.t_empty_s)
+        for t in events:
+            if t > self.last.t_s:
+                n = min(n, units.ceil_div(t - self.last.t_s, S_PER_H)[0])
+        return max(1, n)
+
+    def run(self) -> BenchResult:
+        """Load, advance, compare, refill; write report.json, delivery.csv and the plots."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        total_hours = self.days * units.H_PER_DAY
+        self._start()
+        bar = _progress(total_hours, self.progress)
+        hour = 0
+        try:
+            while hour < total_hours:
+                n = self._window(hour, total_hours)
+                assert self.last is not None
+                readings = self.client.advance_and_status(S_PER_H, n, t_before=self.last.t_s)
+                for st in readings:
+                    hour = (st.t_s - self.t_start) // S_PER_H
+                    self._record(st, hour)
+                bar(hour)
+                if readings:
+                    self._maybe_refill(readings[-1], hour)
+        finally:
+            bar(-1)
+        return self._finish()
+
+    # -- report --
+
+    def _finish(self) -> BenchResult:
+        rows = self.rows
+        for r in rows:
+            self.failures.extend(r.problems)
+        end = rows[-1].t1_s if rows else self.t_start
+        exact_total = exact_dose_ng(self.program.schedule, self.t_start, end)
+        mg = pint_total_mg(self.program.schedule, [(self.t_start, end)])
+        if mg * units.NG_PER_MG != exact_total:
+            raise InternalError(f"pint total {mg} mg != stepped total {exact_total} ng")
+        delivered = rows[-1].cum_delivered_ng if rows else 0
+        expected = rows[-1].cum_expected_ng if rows else 0
+        n_fills = len(self.fills)
+        if not exact_total - n_fills < delivered <= exact_total:
+            self.failures.append(
+                f"total delivered {delivered} ng is outside [exact - fills, exact] = "
+                f"({float(exact_total) - n_fills:.3f}, {float(exact_total):.3f}] ng"
+            )
+        max_dev = max((abs(r.deviation_ng) for r in rows), default=Fraction(0))
+        max_cum_dev = max((abs(r.cum_delivered_ng - r.cum_expected_ng) for r in rows), default=0)
+        passed = not self.failures
+        p = self.program
+        report: dict[str, Any] = {
+            "result": "pass" if passed else "fail",
+            "program": {
+                "id": self.prog_id,
+                "checksum": fw_program.checksum(self.data),
+                "name": self.name,
+                "label": p.label,
+                "encoding": self.data.decode(),
+            },
+            "settings": {
+                "days": self.days,
+                "hours": len(rows),
+                "t_start_s": self.t_start,
+                "t_end_s": end,
+                "batch_hours": self.batch_hours,
+                "rig": self.client.info.to_json() if self.client.info else None,
+                "port": self.client.link.url,
+                "conc_ng_per_ul": p.conc_ng_per_ul,
+                "reservoir_nl": p.reservoir_nl,
+                "alarm_nl": p.alarm_nl,
+                "schedule_steps": [list(s) for s in p.schedule.steps],
+                "period_s": p.schedule.period_s,
+            },
+            "totals": {
+                "delivered_ng": delivered,
+                "expected_ng": expected,
+                "exact_ng": str(exact_total),
+                "exact_mg_pint": str(mg),
+                "delivered_nl": rows[-1].cum_delivered_nl if rows else 0,
+                "expected_nl": rows[-1].cum_expected_nl if rows else 0,
+                "rounding_dropped_ng": str(exact_total - delivered),
+            },
+            "max_deviation": {
+                "hour_bucket_ng": str(max_dev),
+                "hour_bucket_ng_float": float(max_dev),
+                "cumulative_ng": max_cum_dev,
+            },
+            "tolerance": TOLERANCE,
+            "alarms": self.alarms,
+            "refills": self.refills,
+            "failures": self.failures[:50],
+            "failure_count": len(self.failures),
+            "retries": self.client.retried,
+        }
+        files = self._write(report)
+        report_files = {k: Path(v).name for k, v in files.items()}
+        report["files"] = report_files
+        (self.out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        return BenchResult(passed, report, rows, files, self.failures)
+
+    def _write(self, report: dict[str, Any]) -> dict[str, str]:
+        files = {"report": str(self.out_dir / "report.json")}
+        csv_path = self.out_dir / "delivery.csv"
+        with csv_path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(CSV_COLUMNS)
+            for r in self.rows:
+                w.writerow(
+                    [r.hour, r.t0_s, r.t1_s, r.rate_ng_per_day, r.delivered_ng, r.expected_ng,
+                     f"{float(r.exact_ng):.6f}", f"{float(r.deviation_ng):.6f}", r.delivered_nl,
+                     r.expected_nl,
+                     r.cum_delivered_ng, r.cum_expected_ng, r.cum_delivered_nl, r.cum_expected_nl,
+                     r.reservoir_nl, r.alarm, r.event.strip()]
+                )  # fmt: skip
+        files["csv"] = str(csv_path)
+        files.update(_plots(self, self.out_dir))
+        return files
+
+
+CSV_COLUMNS = (
+    "hour", "t0_s", "t1_s", "rate_ng_per_day", "delivered_ng", "expected_ng", "exact_ng", "deviation_ng",
+    "delivered_nl", "expected_nl", "cum_delivered_ng", "cum_expected_ng", "cum_delivered_nl",
+    "cum_expected_nl", "reservoir_nl", "alarm", "event",
+)  # fmt: skip
+
+
+def _progress(total: int, enabled: bool) -> Callable[[int], None]:
+    if not enabled:
+        return lambda _h: None
+    from tqdm import tqdm  # noqa: PLC0415  (only when a progress bar is shown)
+
+    bar = tqdm(total=total, unit="h", desc="bench", leave=False)
+
+    def update(hour: int) -> None:
+        if hour < 0:
+            bar.close()
+        else:
+            bar.update(max(0, hour - bar.n))
+
+    return update
+
+
+def _plots(session: BenchSession, out_dir: Path) -> dict[str, str]:
+    # The two PNGs come from host_tools.plots (owned by another module); skipped, with a note, without it.
+    try:
+        from host_tools import plots  # noqa: PLC0415
+    except ImportError:
+        session.log("plots: host_tools.plots is not available; no PNGs written")
+        return {}
+    return _call_plots(plots, session, out_dir)
+
+
+def _call_plots(plots: Any, session: BenchSession, out_dir: Path) -> dict[str, str]:
+    p = session.program
+    src = session.source
+    title = src.label or session.name or session.prog_id
+    profile = plots.plot_profile(
+        p.schedule, src.windows, src.lead_s, p.conc_ng_per_ul, out_dir / "profile.png",
+        title=f"{title}: programmed rate (bench {session.prog_id})",
+    )  # fmt: skip
+    reservoir = plots.plot_reservoir(
+        p.schedule, p.conc_ng_per_ul, p.reservoir_nl, p.alarm_nl, out_dir / "reservoir.png",
+        start_s=session.t_start, title=f"{title}: reservoir from fill to empty",
+    )  # fmt: skip
+    return {"profile_png": str(profile), "reservoir_png": str(reservoir)}
+
+
+def run_bench(
+    client: RigClient,
+    source: ProgramSource | bytes,
+    *,
+    days: int,
+    out_dir: str | Path,
+    batch_hours: int = DEFAULT_BATCH_HOURS,
+    progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+) -> BenchResult:
+    """Run a bench session on `client` with `source` (a `ProgramSource` or an encoding; see module docstring).
+
+    Raises `CommError` (exit 3) when the rig cannot be reached; a delivery outside tolerance is reported in
+    the result (`passed` False), not raised.
+    """
+    if isinstance(source, bytes):
+        source = ProgramSource.from_bytes(source)
+    session = BenchSession(
+        client, source, days=days, out_dir=Path(out_dir), batch_hours=batch_hours, progress=progress, log=log
+    )
+    return session.run()
+
+
+def summary(result: BenchResult) -> str:
+    """A short readable summary of a bench session."""
+    rep = result.report
+    tot = rep["totals"]
+    prog = rep["program"]
+    s = rep["settings"]
+    lines = [
+        f"bench: program {prog['id']}{' (' + prog['name'] + ')' if prog['name'] else ''}, "
+        f"{s['days']} days ({s['hours']} hourly readings) on {s['port']}",
+        f"  delivered {units.fmt_scaled(tot['delivered_ng'], units.NG_PER_MG, 6)} mg = "
+        f"{units.fmt_scaled(tot['delivered_nl'], units.NL_PER_ML, 6)} mL; expected "
+        f"{units.fmt_scaled(tot['expected_ng'], units.NG_PER_MG, 6)} mg (exact "
+        f"{float(Fraction(tot['exact_ng'])) / units.NG_PER_MG:.9f} mg)",
+        f"  max deviation: {rep['max_deviation']['cumulative_ng']} ng cumulative (tolerance 0 ng), "
+        f"{rep['max_deviation']['hour_bucket_ng_float']:.3f} ng in an hour (tolerance < 1 ng)",
+        f"  alarms: {', '.join(a['kind'] + ' at hour ' + str(a['hour']) for a in rep['alarms']) or 'none'}; "
+        f"refills: {len(rep['refills']) - 1} after the initial fill",
+    ]
+    if rep["failures"]:
+        lines.append(f"  {rep['failure_count']} problem(s), first: {rep['failures'][0]}")
+    names = ", ".join(sorted(result.files[k] for k in result.files))
+    lines.append(f"  {'PASS' if result.passed else 'FAIL'}; wrote {names}")
+    return "\n".join(lines)
