@@ -26,12 +26,18 @@ function copyTree(src, dst) {
 }
 copyTree(dir, "/bench");
 
-// The empty-interpreter baseline, measured before anything of the benchmark is loaded.
-mp.runPython("import gc\ngc.collect()\n__bench_empty_heap = gc.mem_alloc()\n");
+// This port collects garbage only at the top level, between runPython calls (gc.collect() inside a call
+// just asks for a collection when the call returns), so every measurement point is a call boundary: the
+// script is split into steps at lines "#--step--", each run by its own runPython call. The empty-interpreter
+// baseline is read first, in a call of its own, after a collection.
+mp.runPython("import gc\ngc.collect()\n");
+mp.runPython("__bench_empty_heap = gc.mem_alloc()\n");
 const script = fs.readFileSync(path.join(dir, "main_bench.py"), "utf8");
 try {
   mp.runPython("import sys\nsys.path.insert(0, '/bench/lib')\nsys.path.insert(0, '/bench')\nimport os\nos.chdir('/bench')\n");
-  mp.runPython(script);
+  for (const step of script.split(/^#--step--$/m)) {
+    mp.runPython(step);
+  }
 } catch (e) {
   process.stderr.write(String(e) + "\n");
   process.exit(1);

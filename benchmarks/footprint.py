@@ -1,0 +1,268 @@
+"""Footprint on real MicroPython (1.27, WebAssembly port in node): heap after loading, peak, .mpy size.
+
+firmware_py is compiled to .mpy by `tools/mpy_build.py` (what a board stores) and copied into the
+interpreter's file system. A small harness script then, in one interpreter:
+1. records the heap of the empty interpreter (`gc.collect(); gc.mem_alloc()` before anything of the
+   benchmark is loaded; the node runner does this) and of the harness itself;
+2. imports the rig firmware (`firmware_py.rig`, which imports what it needs) and the bench clock and the
+   store from the .mpy files;
+3. builds a `Rig` (bench clock, a `Store` on the interpreter's file system, as a board would have);
+4. feeds the rig, frame by frame, the host's signed frames that stage and commit the 13-step program with
+   its first fill (made on CPython by the same `firmware_py.protocol` code, read from a file one line at a
+   time, as bytes arriving on a UART would be);
+5. `gc.collect()` and reads `gc.mem_alloc()`: the heap in use with the program loaded.
+Peak method: before each step (the import, the rig construction, each frame) the harness collects, then
+disables the collector for the step and reads `gc.mem_alloc()` right after it. With no collection during a
+step nothing is freed, so that reading is the live heap at the step's start plus everything the step
+allocated: an upper bound of the true peak within the step (no intermediate sample is needed, and none can
+be missed). The peak figure is the largest such reading over all steps.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import KIB, Figure, Result, Size, run_micropython
+from benchmarks.delivery_sim import load_frames
+from benchmarks.fixtures import program_13
+from firmware_py import program as pg
+from tools import mpy_build
+
+NAME = "footprint"
+TITLE = "Footprint on MicroPython: heap with a 13-step program loaded, peak, .mpy size"
+TARGET_HEAP_KIB = 24
+TARGET_PEAK_KIB = 32
+TARGET_MPY_KIB = 32
+KEY = bytes(range(32))
+T0_S = 1_780_000_000
+FILL_NL = 20_000_000
+
+_BUILD: list[tuple[dict[str, bytes], list[tuple[str, int]], str]] = []
+
+
+def _build() -> tuple[dict[str, bytes], list[tuple[str, int]], str]:
+    if not _BUILD:
+        with tempfile.TemporaryDirectory(prefix="itb-bench-mpy-") as tmp:
+            modules = mpy_build.build(Path(tmp))
+            files = {f"lib/firmware_py/{m.mpy_path.name}": m.mpy_path.read_bytes() for m in modules}
+            sizes = sorted(((m.name, m.size) for m in modules), key=lambda x: -x[1])
+        _BUILD.append((files, sizes, mpy_build.mpy_cross_version()))
+    return _BUILD[0]
+
+
+def mpy_files() -> dict[str, bytes]:
+    """firmware_py compiled to .mpy, as {"lib/firmware_py/<module>.mpy": bytes} for `run_micropython`."""
+    return dict(_build()[0])
+
+
+STEP = "#--step--\n"
+HARNESS_HEAD = """\
+import gc, json
+empty = __bench_empty_heap
+peaks = []
+gc.collect()
+#--step--
+harness = gc.mem_alloc()
+gc.disable()
+import firmware_py.rig
+from firmware_py.clock import BenchClock
+from firmware_py.store import Store
+peaks.append(('import', gc.mem_alloc()))
+gc.enable(); gc.collect()
+#--step--
+after_import = gc.mem_alloc()
+gc.disable()
+rig = firmware_py.rig.Rig(bytes(range(32)), BenchClock(%(t0)d), Store('itb_state'))
+peaks.append(('rig', gc.mem_alloc()))
+gc.enable(); gc.collect()
+#--step--
+after_rig = gc.mem_alloc()
+f = open('/bench/frames.txt', 'rb')
+replies = []
+gc.collect()
+"""
+HARNESS_FRAME = """\
+#--step--
+gc.disable()
+line = f.readline()
+out = rig.feed(line)
+peaks.append(('frame%(n)d ' + line[line.index(b' ') + 1 : line.index(b' ') + 4].decode(), gc.mem_alloc()))
+gc.enable()
+replies.append(out[:40])
+line = None
+out = None
+gc.collect()
+"""
+HARNESS_TAIL = """\
+#--step--
+f.close()
+f = None
+gc.collect()
+#--step--
+loaded = gc.mem_alloc()
+st = rig.status()
+print('RESULT', json.dumps({'empty': empty, 'harness': harness, 'after_import': after_import,
+    'after_rig': after_rig, 'loaded': loaded, 'peaks': peaks, 'replies': [r.decode() for r in replies],
+    'state': st.state, 'prog': st.prog}))
+"""
+
+
+def harness_script(n_frames: int, t0_s: int) -> str:
+    """The MicroPython script: steps separated by "#--step--" lines, each run by its own runPython call."""
+    return (
+        HARNESS_HEAD % {"t0": t0_s}
+        + "".join(HARNESS_FRAME % {"n": i} for i in range(n_frames))
+        + HARNESS_TAIL
+    )
+
+
+# Import order for the per-module breakdown: each module after the ones it imports.
+IMPORT_ORDER = (
+    "errors",
+    "units",
+    "text",
+    "schedule",
+    "library",
+    "dosing",
+    "program",
+    "auth",
+    "protocol",
+    "store",
+    "clock",
+    "rig",
+)
+
+
+def import_breakdown(files: dict[str, bytes]) -> dict[str, int]:
+    """Heap bytes each firmware_py module adds when imported (in dependency order), each step collected."""
+    parts = ["import gc, json\nsizes = []\ngc.collect()\n"]
+    for name in IMPORT_ORDER:
+        parts.append(
+            f"#--step--\na = gc.mem_alloc()\nimport firmware_py.{name}\n"
+            f"gc.collect()\n#--step--\nsizes.append(('{name}', gc.mem_alloc() - a))\ngc.collect()\n"
+        )
+    parts.append("#--step--\nprint('RESULT', json.dumps({'sizes': sizes}))\n")
+    r = run_micropython(files, "".join(parts), heap_kib=1024)
+    return {str(a): int(b) for a, b in r["sizes"]}
+
+
+def run(size: Size) -> Result:
+    res = Result(NAME, TITLE, size)
+    files, sizes, cross_version = _build()
+    total_mpy = sum(s for _, s in sizes)
+    prog_b = pg.encode(program_13())
+    frames = load_frames(prog_b, f"rf={FILL_NL},{program_13().conc_ng_per_ul},0", 1, KEY)
+    files = dict(files)
+    files["frames.txt"] = b"".join(frames)
+    r: dict[str, Any] = run_micropython(files, harness_script(len(frames), T0_S), heap_kib=1024)
+    for reply in r["replies"]:
+        if " ACK " not in reply:
+            raise RuntimeError(f"the rig refused a load frame: {reply}")
+    if r["state"] != "running" or r["prog"] != pg.short_id(prog_b):
+        raise RuntimeError(f"the rig did not run the loaded program: {r['state']} {r['prog']}")
+    empty, harness, loaded = int(r["empty"]), int(r["harness"]), int(r["loaded"])
+    peaks: list[tuple[str, int]] = [(str(a), int(b)) for a, b in r["peaks"]]
+    peak_step, peak = max(peaks, key=lambda p: p[1])
+    frame_peak = max(b for a, b in peaks if a.startswith("frame"))
+    frames_n = len(frames)
+    res.add(
+        Figure(
+            "heap_loaded",
+            "heap in use, rig imported + 13-step program loaded",
+            round(loaded / KIB, 2),
+            "KiB",
+            reference=TARGET_HEAP_KIB,
+            reference_label="KiB (budget)",
+            ratio_label="heap / budget",
+            op="<=",
+            target=TARGET_HEAP_KIB,
+            note=f"gross: includes the empty interpreter ({empty} B) and the harness; net of the empty "
+            f"interpreter {(loaded - empty) / KIB:.2f} KiB, of the harness "
+            f"{(loaded - harness) / KIB:.2f} KiB",
+        )
+    )
+    res.add(
+        Figure(
+            "heap_peak",
+            "peak heap during the load (upper bound)",
+            round(peak / KIB, 2),
+            "KiB",
+            reference=TARGET_PEAK_KIB,
+            reference_label="KiB (budget)",
+            ratio_label="peak / budget",
+            op="<=",
+            target=TARGET_PEAK_KIB,
+            note=f"gross, at step '{peak_step}'; largest frame step {frame_peak / KIB:.2f} KiB",
+        )
+    )
+    res.add(
+        Figure(
+            "mpy_total",
+            f"firmware_py .mpy total ({len(sizes)} modules)",
+            round(total_mpy / KIB, 2),
+            "KiB",
+            reference=TARGET_MPY_KIB,
+            reference_label="KiB (budget)",
+            ratio_label="size / budget",
+            op="<=",
+            target=TARGET_MPY_KIB,
+            note=f"{total_mpy} bytes",
+        )
+    )
+    res.add(Figure("heap_empty", "empty interpreter heap (baseline)", empty, "B", note="not subtracted"))
+    res.details = {
+        "bytes": {
+            "empty_interpreter": empty,
+            "harness_loaded": harness,
+            "after_import": int(r["after_import"]),
+            "after_rig_built": int(r["after_rig"]),
+            "program_loaded": loaded,
+        },
+        "net_of_empty_kib": round((loaded - empty) / KIB, 3),
+        "firmware_only_kib": round((loaded - harness) / KIB, 3),
+        "step_peaks_bytes": dict(peaks),
+        "frames": frames_n,
+        "frame_bytes": len(files["frames.txt"]),
+        "program_bytes": len(prog_b),
+        "mpy_sizes": dict(sizes),
+        "mpy_cross": cross_version,
+    }
+    res.method = (
+        "The heap figures are gross: they include the empty interpreter's own heap "
+        f"({empty} B, measured first, in the same interpreter) and the harness script (its compiled code "
+        f"and globals, {harness - empty} B); they do not subtract either. Net figures are in the notes. "
+        "Peak: an upper bound, read right after each step with the collector disabled during the step "
+        "(see below). .mpy size: every module of firmware_py compiled by tools/mpy_build.py "
+        "(`mpy-cross -s`, bytecode only, no native code).\n\n" + (__doc__ or "").split("\n\n", 1)[1]
+    )
+    top = ", ".join(f"{n.split('.')[-1]} {s / KIB:.1f}" for n, s in sizes[:4])
+    per_module = import_breakdown(files)
+    res.details["import_heap_bytes_by_module"] = per_module
+    heavy = sorted(per_module.items(), key=lambda kv: -kv[1])[:4]
+    heavy_text = ", ".join(f"{n} {b / KIB:.1f}" for n, b in heavy)
+    imp = int(r["after_import"]) - harness
+    prog_part = loaded - int(r["after_rig"])
+    res.limits.append(
+        f"After the load, {imp / KIB:.1f} KiB of the heap is the imported firmware (module objects, function "
+        f"and class objects, constant tables: .mpy bytecode lives on the heap in this port), "
+        f"{(int(r['after_rig']) - int(r['after_import'])) / KIB:.1f} KiB the Rig (state, log, parser, "
+        f"HMAC pads) and {prog_part / KIB:.1f} KiB the loaded program (decoded Program, Schedule tables, "
+        f"its {len(prog_b)}-byte encoding). The peak is at '{peak_step}'. Largest .mpy (KiB): {top}."
+    )
+    res.limits.append(
+        f"Heap taken by importing each module (KiB, largest first): {heavy_text}. "
+        + ("The budget is missed by the code itself, not by data: " if loaded > TARGET_HEAP_KIB * KIB else "")
+        + "Loading .mpy from a file system copies bytecode, constant tables and "
+        "qstrs into the heap. On a board the remedy is to freeze firmware_py into the firmware image "
+        "(bytecode then stays in flash and only module dicts reach the heap); this port cannot freeze "
+        "modules without rebuilding it, so that figure is not measured here."
+    )
+    peak_extra = peak - loaded
+    res.limits.append(
+        f"The peak is {peak_extra / KIB:.1f} KiB above the loaded heap, transient allocations of the step "
+        f"'{peak_step}' (for COM: the program decode, validation, the library checks on each day total, the "
+        "state copy and its save through the store), measured as an upper bound."
+    )
+    return res
