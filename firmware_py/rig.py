@@ -10,7 +10,7 @@
 # Every command works on a copy of the state; the copy replaces the state only after every check passed and
 # the store saved it: a refusal, an exception or a failed save leaves the rig exactly as it was.
 
-from firmware_py import dosing, library
+from firmware_py import library
 from firmware_py import program as pg
 from firmware_py import protocol as wire
 from firmware_py.auth import Auth, same
@@ -579,6 +579,10 @@ class Rig:
         expected = reservoir_nl(s, now)
         pocket = 0
         if s.fill_nl > 0:
+            # dosing is imported only by the refill and bridge-bolus commands: it is not needed to run a
+            # program, and a module loaded from .mpy keeps its bytecode in RAM (about 12 KiB).
+            from firmware_py import dosing  # noqa: PLC0415
+
             try:
                 pocket = 1 if dosing.residual_check(cap, min(expected, cap), measured).flagged else 0
             except ItbError as exc:
@@ -632,6 +636,8 @@ class Rig:
         if p is None or s.state != RUNNING or s.bolus is not None or not s.prev_conc:
             why = "bridge bolus only after a concentration change"
             raise NakError(wire.STATE, [("state", s.state), _msg(why)])
+        from firmware_py import dosing  # noqa: PLC0415 (see _refill)
+
         try:
             br = dosing.bridge(p.internal_nl, p.catheter_mm, s.prev_conc, s.conc, p.base_dose_ng_per_day)
         except ItbError as exc:
