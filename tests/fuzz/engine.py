@@ -252,7 +252,7 @@ class Fuzzer:
             return str(r.randrange(-5, 10 ** r.randrange(1, 13)))
         if k == 6:
             pb = self._prog_bytes()
-            return r.choice(("CONFIRM", "confirm", "none", "rf=", "rf=1,2", "rf=1,2000,0", "@", "@" + "0" * 64,
+            return r.choice(("CONFIRM", "confirm", "none", "rf=", "rf=1,2", "rf=1,2000,0", "@", "@" + "0" * 8,
                              pg.short_id(pb), pg.checksum(pb)))
         if k == 7:
             return "".join(chr(r.randrange(0x21, 0x7F)) for _ in range(r.randrange(1, 20)))
