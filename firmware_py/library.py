@@ -8,6 +8,9 @@
 #   params every number the rule needs, in base units (ng, ng/day, nL, s, permille, ng/uL); code reads
 #          them through rule(id).param(name), so each number lives here and nowhere else.
 #   note   where sources disagree, or a number is a project choice, this says which one the rule follows.
+#          In this table a note is a "# note:" comment directly above its row (continued on "#   " lines),
+#          not a string: no code on the device reads it, and a string constant of an imported .mpy stays
+#          in RAM. host_tools/trace.py reads these comments for docs/requirements.md.
 #
 # Percent limits compare exactly in integers: proposed * 1000 <= current * (1000 + limit_permille).
 # No check here ever divides to decide; divisions only format numbers for people.
@@ -87,8 +90,13 @@ class Rule:
         return "Rule(" + self.req_id + ", " + self.kind + ")"
 
 
+_SOURCES: dict[str, str] = {}
+
+
 def _src(*names: str) -> str:
-    return ", ".join(names)
+    # Rows with the same files share one string (a row's source is never mutated).
+    s = ", ".join(names)
+    return _SOURCES.setdefault(s, s)
 
 
 _DAY = S_PER_DAY
@@ -100,23 +108,23 @@ RULES = (
          "observe 4 to 8 h after each", _src(_F0, _F1, _F2, _F3),
          {"doses_ng": (50_000, 75_000, 100_000), "interval_s": _DAY,
           "observe_min_s": 4 * S_PER_H, "observe_max_s": 8 * S_PER_H}),
+    # note: 000 writes '25 to 50 mcg (in a volume of 1 mL)'; 1 mL of the 50 mcg/mL ampule is 50 mcg, so
+    #   volumes follow ITB-SCR-03 (25 mcg = 0.5 mL).
     Rule("ITB-SCR-02", INFO, "Very small patients: a 25 mcg first test dose may be tried "
          "(first test dose 25 to 50 mcg), then 75 and 100 mcg", _src(_F0, _F2),
-         {"first_dose_min_ng": 25_000, "first_dose_max_ng": 50_000},
-         "000 writes '25 to 50 mcg (in a volume of 1 mL)'; 1 mL of the 50 mcg/mL ampule is 50 mcg, so "
-         "volumes follow ITB-SCR-03 (25 mcg = 0.5 mL)."),
+         {"first_dose_min_ng": 25_000, "first_dose_max_ng": 50_000}),
+    # note: The 0.5 mL for 25 mcg is computed from the 50 mcg/mL strength; the labeling states the other
+    #   three.
     Rule("ITB-SCR-03", INFO, "Screening volumes of the 50 mcg/mL ampule: 25 mcg = 0.5 mL, 50 mcg = 1 mL, "
          "75 mcg = 1.5 mL, 100 mcg = 2 mL (2 ampules)", _src(_F0, _F1, _F2),
          {"conc_ng_per_ul": 50, "ampule_nl": 1_000_000, "doses_ng": (25_000, 50_000, 75_000, 100_000),
-          "volumes_nl": (500_000, 1_000_000, 1_500_000, 2_000_000)},
-         "The 0.5 mL for 25 mcg is computed from the 50 mcg/mL strength; the labeling states the "
-         "other three."),
+          "volumes_nl": (500_000, 1_000_000, 1_500_000, 2_000_000)}),
     Rule("ITB-SCR-04", HARD, "No positive response to the 100 mcg test dose: not a candidate for chronic "
          "intrathecal therapy, no further test-dose increase", _src(_F0, _F1, _F2),
          {"max_test_dose_ng": 100_000}),
+    # note: The strength is ITB-SCR-03's conc_ng_per_ul.
     Rule("ITB-SCR-05", HARD, "The 50 mcg/mL strength is for bolus screening only, never a pump fill or a "
-         "dilution stock", _src(_F2, _F0), {},
-         "The strength is ITB-SCR-03's conc_ng_per_ul."),
+         "dilution stock", _src(_F2, _F0), {}),
     # --- initial continuous infusion after implant
     Rule("ITB-INI-01", INFO, "Initial daily dose: twice the positive screening dose, given over 24 h",
          _src(_F0, _F2, _F3), {"factor": 2, "over_s": _DAY}),
@@ -127,97 +135,95 @@ RULES = (
     Rule("ITB-INI-04", HARD, "No dose increase in the first 48 h after implant (non-programmable pump)",
          _F0, {"no_increase_s": 2 * _DAY}),
     # --- post-implant titration
+    # note: Steps below 10 % are allowed (more cautious) and noted; above 30 % refused.
     Rule("ITB-TIT-01", HARD, "Titration, adult spinal origin: increase 10 % to 30 % per step, once per 24 h",
-         _src(_F0, _F2, _F3), {"min_step_permille": 100, "max_step_permille": 300},
-         "Steps below 10 % are allowed (more cautious) and noted; above 30 % refused."),
+         _src(_F0, _F2, _F3), {"min_step_permille": 100, "max_step_permille": 300}),
+    # note: Steps below 5 % are allowed (more cautious) and noted; above 15 % refused.
     Rule("ITB-TIT-02", HARD, "Titration, adult cerebral origin: increase 5 % to 15 % per step, once per 24 h",
-         _src(_F0, _F2, _F3), {"min_step_permille": 50, "max_step_permille": 150},
-         "Steps below 5 % are allowed (more cautious) and noted; above 15 % refused."),
+         _src(_F0, _F2, _F3), {"min_step_permille": 50, "max_step_permille": 150}),
+    # note: The labeling does not define 'pediatric'; under 18 years is the project's reading.
     Rule("ITB-TIT-03", HARD, "Titration, pediatric (under 18 y, either origin): increase 5 % to 15 % per "
          "step, once per 24 h", _src(_F0, _F2),
-         {"min_step_permille": 50, "max_step_permille": 150, "pediatric_below_age_years": 18},
-         "The labeling does not define 'pediatric'; under 18 years is the project's reading."),
+         {"min_step_permille": 50, "max_step_permille": 150, "pediatric_below_age_years": 18}),
+    # note: Applied to increases, timed from the last change of any kind; a reduction is never delayed.
     Rule("ITB-TIT-04", HARD, "At most one increase per 24 h (programmable pump); 48 h between changes "
          "(non-programmable pump)", _F0,
-         {"programmable_interval_s": _DAY, "constant_flow_interval_s": 2 * _DAY},
-         "Applied to increases, timed from the last change of any kind; a reduction is never delayed."),
+         {"programmable_interval_s": _DAY, "constant_flow_interval_s": 2 * _DAY}),
     # --- maintenance
     Rule("ITB-MNT-01", HARD, "Refill, spinal origin: increase 10 % to 40 %, never more than 40 %",
          _src(_F0, _F2), {"min_step_permille": 100, "max_step_permille": 400}),
     Rule("ITB-MNT-02", HARD, "Refill, cerebral origin and pediatric: increase 5 % to 20 %, never more "
          "than 20 %",
          _src(_F0, _F2), {"min_step_permille": 50, "max_step_permille": 200}),
+    # note: Reductions below 10 % are allowed and noted.
     Rule("ITB-MNT-03", HARD, "Side effects: reduce the daily dose by 10 % to 20 %; no increase in this phase",
-         _src(_F0, _F2), {"min_reduction_permille": 100, "max_reduction_permille": 200},
-         "Reductions below 10 % are allowed and noted."),
+         _src(_F0, _F2), {"min_reduction_permille": 100, "max_reduction_permille": 200}),
     # --- maintenance ranges
     Rule("ITB-RNG-01", HARD, "Daily dose, adult spinal origin: 12 to 2003 mcg/day (usually 300 to 800)",
          _src(_F0, _F2), {"low_ng_per_day": 12_000, "high_ng_per_day": 2_003_000,
                           "usual_low_ng_per_day": 300_000, "usual_high_ng_per_day": 800_000}),
+    # note: 000 gives 22-1400 for pediatric spinal patients 12 y and older too; pediatric means ITB-TIT-03's
+    #   age.
     Rule("ITB-RNG-02", HARD, "Daily dose, adult cerebral origin and pediatric 12 y and older (either "
          "origin): 22 to 1400 mcg/day (usually 90 to 703)", _src(_F0, _F2),
          {"low_ng_per_day": 22_000, "high_ng_per_day": 1_400_000,
-          "usual_low_ng_per_day": 90_000, "usual_high_ng_per_day": 703_000},
-         "000 gives 22-1400 for pediatric spinal patients 12 y and older too; pediatric means "
-         "ITB-TIT-03's age."),
+          "usual_low_ng_per_day": 90_000, "usual_high_ng_per_day": 703_000}),
     Rule("ITB-RNG-03", HARD, "Daily dose, under 12 y (either origin): 24 to 1199 mcg/day (mean 274)",
          _src(_F0, _F2), {"low_ng_per_day": 24_000, "high_ng_per_day": 1_199_000,
                           "typical_ng_per_day": 274_000, "below_age_years": 12}),
+    # note: 000 states it for spinal, cerebral and 12 y and older; applied to every group (more cautious).
     Rule("ITB-RNG-04", SOFT, "Daily dose above 1000 mcg/day: limited experience", _F0,
-         {"above_ng_per_day": 1_000_000},
-         "000 states it for spinal, cerebral and 12 y and older; applied to every group (more cautious)."),
+         {"above_ng_per_day": 1_000_000}),
+    # note: 003 says 'younger than 12 years' without naming the route (000 gives 12 y for the oral form); this
+    #   rule follows 000's intrathecal 4 y. Children under 12 get ITB-RNG-03's range.
     Rule("ITB-RNG-05", SOFT, "Under 4 y: safety and effectiveness of intrathecal use not established",
-         _src(_F0, _F2), {"below_age_years": 4},
-         "003 says 'younger than 12 years' without naming the route (000 gives 12 y for the oral form); "
-         "this rule follows 000's intrathecal 4 y. Children under 12 get ITB-RNG-03's range."),
+         _src(_F0, _F2), {"below_age_years": 4}),
+    # note: The labeling gives no number: flagging a rise of more than 50 % within 7 days is a project choice.
     Rule("ITB-ESC-01", SOFT, "Sudden large dose escalation: possible catheter complication (kink, "
          "dislodgement) or pump malfunction", _src(_F0, _F2),
-         {"window_s": _WEEK, "max_increase_permille": 500},
-         "The labeling gives no number: flagging a rise of more than 50 % within 7 days is a project "
-         "choice."),
+         {"window_s": _WEEK, "max_increase_permille": 500}),
     # --- concentration
+    # note: 002 lists 500 and 2000 only; 000 (1 mg/mL) and 003 (20 mg/20 mL) add 1000. Follows 000/003.
     Rule("ITB-CON-01", HARD, "Labeled maintenance strengths 500, 1000, 2000 mcg/mL", _src(_F0, _F2, _F3),
-         {"strengths_ng_per_ul": (500, 1000, 2000)},
-         "002 lists 500 and 2000 only; 000 (1 mg/mL) and 003 (20 mg/20 mL) add 1000. Follows 000/003."),
+         {"strengths_ng_per_ul": (500, 1000, 2000)}),
     Rule("ITB-CON-02", INFO, "Other concentrations by dilution with sterile preservative-free sodium "
          "chloride for injection", _F2, {}),
     Rule("ITB-CON-03", INFO, "Concentration chosen from the daily dose and the pump's delivery rate",
          _src(_F0, _F2), {}),
+    # note: 2000 mcg/mL is the highest labeled strength; dilution can only lower a stock.
     Rule("ITB-CON-04", HARD, "Pump concentration never above 2000 mcg/mL nor above the stock it is "
-         "diluted from", _src(_F0, _F2, _F3), {"max_conc_ng_per_ul": 2000},
-         "2000 mcg/mL is the highest labeled strength; dilution can only lower a stock."),
+         "diluted from", _src(_F0, _F2, _F3), {"max_conc_ng_per_ul": 2000}),
     # --- schedules
     Rule("ITB-SCH-01", INFO, "Flow changes start 2 h before the desired clinical effect", _F2,
          {"lead_s": 2 * S_PER_H}),
+    # note: The 13 rate changes a day are a SynchroMed II fact (DESIGN.md), not labeling.
     Rule("ITB-SCH-02", HARD, "Complex schedules only on programmable pumps; at most 13 steps a day",
-         _src(_F2, _DESIGN), {"max_steps_per_day": 13},
-         "The 13 rate changes a day are a SynchroMed II fact (DESIGN.md), not labeling."),
+         _src(_F2, _DESIGN), {"max_steps_per_day": 13}),
     Rule("ITB-SCH-03", INFO, "Example: increased spasms at night, 20 % increase of the hourly rate",
          _src(_F2, _F0), {"night_increase_permille": 200}),
     # --- refill and concentration change
+    # note: Alarm volume and booking lead are pump practice from DESIGN.md; the labeling says avoid depletion.
     Rule("ITB-REF-01", INFO, "Refill before the reservoir empties; low-reservoir alarm (default 2 mL) before "
          "empty; book the refill 3 to 5 days before the alarm date", _src(_F1, _F0, _DESIGN),
-         {"low_alarm_nl": 2_000_000, "book_min_s": 3 * _DAY, "book_max_s": 5 * _DAY},
-         "Alarm volume and booking lead are pump practice from DESIGN.md; the labeling says avoid "
-         "depletion."),
+         {"low_alarm_nl": 2_000_000, "book_min_s": 3 * _DAY, "book_max_s": 5 * _DAY}),
     Rule("ITB-REF-02", SOFT, "Measured residual differs from expected by more than 1 mL (20 mL pump) or "
          "2 mL (40 mL pump): possible pocket fill", _src(_DESIGN, _F1),
          {"reservoirs_nl": (20_000_000, 40_000_000), "tolerances_nl": (1_000_000, 2_000_000)}),
+    # note: 0.0026 mL/cm is the Prometra catheter volume (DESIGN.md).
     Rule("ITB-BRG-01", INFO, "Concentration change: old drug in pump tubing and catheter cleared with a "
-         "bridge bolus", _src(_DESIGN, _F2), {"catheter_nl_per_cm": 2_600},
-         "0.0026 mL/cm is the Prometra catheter volume (DESIGN.md)."),
+         "bridge bolus", _src(_DESIGN, _F2), {"catheter_nl_per_cm": 2_600}),
     # --- drug holiday and discontinuation
     Rule("ITB-HOL-01", HARD, "Drug holiday: gradual reduction over 2 to 4 weeks; a taper only reduces",
          _src(_F0, _F2, _F3), {"min_s": 2 * _WEEK, "max_s": 4 * _WEEK}),
     Rule("ITB-HOL-02", INFO, "After a drug holiday, restart at the initial continuous-infusion dose",
          _src(_F0, _F2), {}),
+    # note: Sources disagree; no check depends on it, reports quote both.
     Rule("ITB-HOL-03", INFO, "Refractory to increasing doses: approximately 5 % of patients (000) vs up "
-         "to 10 % (003)", _src(_F0, _F3), {"refractory_000_permille": 50, "refractory_003_permille": 100},
-         "Sources disagree; no check depends on it, reports quote both."),
+         "to 10 % (003)", _src(_F0, _F3), {"refractory_000_permille": 50, "refractory_003_permille": 100}),
+    # note: 'Reduce slowly' has no number in the labeling; 20 % a step (the side-effect reduction) is the
+    #   project's choice. Stopping is only a confirmed stop on the rig.
     Rule("ITB-DIS-01", HARD, "No abrupt discontinuation (boxed warning): no step to 0, no single reduction "
-         "above 20 %", _src(_F0, _F1, _F2, _F4), {"max_step_reduction_permille": 200},
-         "'Reduce slowly' has no number in the labeling; 20 % a step (the side-effect reduction) is the "
-         "project's choice. Stopping is only a confirmed stop on the rig."),
+         "above 20 %", _src(_F0, _F1, _F2, _F4), {"max_step_reduction_permille": 200}),
 )
 
 _BY_ID = {r.req_id: r for r in RULES}

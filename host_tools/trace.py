@@ -93,9 +93,8 @@ def _parse(path: Path, text: str) -> ast.Module:
         raise UsageError(f"{path}: cannot parse for the traceability matrix: {exc}") from exc
 
 
-def _rule_row_lines(tree: ast.Module) -> set[int]:
-    # Lines spanned by Rule(...) calls: the library's rows, titles and notes are the requirement, not code.
-    lines: set[int] = set()
+def _rule_calls(tree: ast.Module) -> list[ast.Call]:
+    calls = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
@@ -104,8 +103,56 @@ def _rule_row_lines(tree: ast.Module) -> set[int]:
             else:
                 name = func.attr if isinstance(func, ast.Attribute) else ""
             if name == "Rule":
-                lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+                calls.append(node)
+    return calls
+
+
+_NOTE_HEAD = "# note:"
+_NOTE_MORE = "#   "
+
+
+def _note_start(lines: list[str], lineno: int) -> int:
+    # 1-based first line of the "# note:" comment block directly above line `lineno` (== lineno if none):
+    # a "# note:" line followed by "#   " continuation lines, with nothing in between.
+    i = lineno - 1  # 0-based index of the row's first line
+    j = i
+    while j > 0 and lines[j - 1].strip().startswith("#"):
+        j -= 1
+        if lines[j].strip().startswith(_NOTE_HEAD):
+            more = [ln.strip() for ln in lines[j + 1 : i]]
+            return j + 1 if all(m.startswith(_NOTE_MORE) for m in more) else lineno
+        if not lines[j].strip().startswith(_NOTE_MORE):
+            return lineno
+    return lineno
+
+
+def _rule_row_lines(tree: ast.Module, text: str = "") -> set[int]:
+    # Lines spanned by Rule(...) calls and their "# note:" comments: the library's rows, titles and notes
+    # are the requirement, not code.
+    lines: set[int] = set()
+    source = text.splitlines()
+    for node in _rule_calls(tree):
+        lines.update(range(_note_start(source, node.lineno), (node.end_lineno or node.lineno) + 1))
     return lines
+
+
+def library_notes(text: str) -> dict[str, str]:
+    """Requirement ID -> note, from the ``# note:`` comments directly above the rows of a library source.
+
+    The drug library keeps notes (which source a rule follows, project choices) as comments, not strings,
+    so that they cost no RAM on the device; a note given as the ``Rule(..., note)`` argument also counts.
+    """
+    lines = text.splitlines()
+    notes: dict[str, str] = {}
+    for node in _rule_calls(ast.parse(text)):
+        first = node.args[0] if node.args else None
+        if not isinstance(first, ast.Constant) or not isinstance(first.value, str):
+            continue
+        start = _note_start(lines, node.lineno)
+        if start < node.lineno:
+            parts = [ln.strip()[1:].strip() for ln in lines[start - 1 : node.lineno - 1]]
+            notes[first.value] = " ".join(parts)[len(_NOTE_HEAD) - 1 :].strip()
+    return notes
 
 
 def code_locations(root: Path) -> dict[str, list[str]]:
@@ -117,7 +164,7 @@ def code_locations(root: Path) -> dict[str, list[str]]:
             if rel == SELF_PATH:
                 continue
             text = path.read_text(encoding="utf-8")
-            skip = _rule_row_lines(_parse(path, text)) if rel == LIBRARY_PATH else set()
+            skip = _rule_row_lines(_parse(path, text), text) if rel == LIBRARY_PATH else set()
             for lineno, line in enumerate(text.splitlines(), start=1):
                 if lineno in skip:
                     continue
@@ -216,8 +263,14 @@ def _param_text(value: object) -> str:
     return str(value)
 
 
-def requirements_markdown(rules: Sequence[Rule] = RULES) -> str:
-    """The requirements table of docs/requirements.md, generated from the drug library rows."""
+def requirements_markdown(rules: Sequence[Rule] = RULES, notes: dict[str, str] | None = None) -> str:
+    """The requirements table of docs/requirements.md, generated from the drug library rows.
+
+    ``notes``: requirement ID -> note for rows whose ``note`` is empty; by default the ``# note:`` comments
+    of ``firmware_py/library.py`` (see :func:`library_notes`).
+    """
+    if notes is None:
+        notes = library_notes((REPO_ROOT / LIBRARY_PATH).read_text(encoding="utf-8"))
     head = [
         "# itb requirements",
         "",
@@ -235,9 +288,8 @@ def requirements_markdown(rules: Sequence[Rule] = RULES) -> str:
     rows = []
     for r in rules:
         params = "<br>".join(f"`{k}` = {_param_text(v)}" for k, v in r.params.items())
-        rows.append(
-            f"| {r.req_id} | {r.kind} | {_md(r.title)} | {params} | {_md(r.source)} | {_md(r.note)} |"
-        )
+        note = r.note or notes.get(r.req_id, "")
+        rows.append(f"| {r.req_id} | {r.kind} | {_md(r.title)} | {params} | {_md(r.source)} | {_md(note)} |")
     return "\n".join(head + rows) + "\n"
 
 
