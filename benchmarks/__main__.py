@@ -7,8 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchmarks import MODULES, run_one
-from benchmarks import common
+from benchmarks import MODULES, common, run_one
 from benchmarks.common import ROOT, Size
 from benchmarks.report import write_reports
 

@@ -320,9 +320,8 @@ def machine() -> dict[str, Any]:
         "micropython": mp_version,
         "mpy_cross": mpy_cross,
         "pint": pint.__version__,
-        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()]
-        if hasattr(os, "getloadavg")
-        else None,
+        "load_average_at_start": [round(x, 2) for x in LOAD_AT_START] or None,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 
