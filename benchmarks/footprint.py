@@ -235,7 +235,8 @@ def run(size: Size) -> Result:
         f"and globals, {harness - empty} B); they do not subtract either. Net figures are in the notes. "
         "Peak: an upper bound, read right after each step with the collector disabled during the step "
         "(see below). .mpy size: every module of firmware_py compiled by tools/mpy_build.py "
-        "(`mpy-cross -s`, bytecode only, no native code).\n\n" + (__doc__ or "").split("\n\n", 1)[1]
+        "with its default options (bytecode, no native code), sizes as written to disk.\n\n"
+        + (__doc__ or "").split("\n\n", 1)[1]
     )
     top = ", ".join(f"{n.split('.')[-1]} {s / KIB:.1f}" for n, s in sizes[:4])
     per_module = import_breakdown(files)
@@ -255,9 +256,10 @@ def run(size: Size) -> Result:
         f"Heap taken by importing each module (KiB, largest first): {heavy_text}. "
         + ("The budget is missed by the code itself, not by data: " if loaded > TARGET_HEAP_KIB * KIB else "")
         + "Loading .mpy from a file system copies bytecode, constant tables and "
-        "qstrs into the heap. On a board the remedy is to freeze firmware_py into the firmware image "
-        "(bytecode then stays in flash and only module dicts reach the heap); this port cannot freeze "
-        "modules without rebuilding it, so that figure is not measured here."
+        "qstrs into the heap, on a board as in this port. A board can keep bytecode in flash instead by "
+        "freezing firmware_py into its firmware image (or, on ports that have it, a ROMFS partition), "
+        "leaving mostly module dicts and objects on the heap; this port cannot freeze modules without "
+        "being rebuilt, so that figure is not measured here."
     )
     peak_extra = peak - loaded
     res.limits.append(

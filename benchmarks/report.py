@@ -24,6 +24,7 @@ def build_json(results: list[Result], size: Size, names: list[str], mach: dict[s
         "size": size,
         "command": command,
         "machine": mach,
+        "total_elapsed_s": round(sum(r.elapsed_s for r in results), 1),
         "benchmarks": [r.to_json() for r in results],
     }
 
@@ -59,7 +60,8 @@ def build_markdown(doc: dict[str, Any], results: list[Result]) -> str:
         w("> This is not a full run: sizes and repeats are reduced, the figures are indicative only.")
     w("")
     w(
-        "Rerun: `./dev benchmarks` (all, about a minute or two), `./dev benchmarks --quick` (reduced), "
+        f"Rerun: `./dev benchmarks` (all; this run took {doc['total_elapsed_s']:.0f} s), "
+        "`./dev benchmarks --quick` (reduced), "
         "`./dev benchmarks --only NAME` (one of " + ", ".join(f"`{r}`" for r in MODULE_NAMES) + "). "
         "Every time is a median over repeats; every figure is measured in the same run as its reference."
     )
