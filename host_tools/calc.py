@@ -51,7 +51,7 @@ class Check:
         return {"key": self.key, "rounding": self.rounding, "bound": self.bound}
 
 
-def verify(
+def verify(  # noqa: PLR0917
     key: str, core: Quantity, independent: Quantity, kind: str, rounding: str, bound: Quantity
 ) -> Check:
     """Check a core result against its pint re-computation; raise InternalError when they disagree.
@@ -113,14 +113,15 @@ def rate_json(qty: Quantity, day_unit: str = "mcg/day", hour_unit: str = "mcg/h"
 
 @dataclass(frozen=True)
 class WindowSpec:
-    """A desired-effect window as typed: "22:00-06:00=+20%", "08:00-10:00=-10%", "Sat,Sun 08:00-12:00=600 mcg/day"."""
+    """A desired-effect window as typed: "22:00-06:00=+20%", "08:00-10:00=-10%",
+    "Sat,Sun 08:00-12:00=600 mcg/day"."""
 
     text: str
     window: core_schedule.Window
 
 
 def parse_window(flag: str, text: str) -> WindowSpec:
-    """Parse ``[DAYS ]HH:MM-HH:MM=CHANGE``; CHANGE is a percentage (+20%, -10%) or a dose rate (600 mcg/day)."""
+    """Parse ``[DAYS ]HH:MM-HH:MM=CHANGE``; CHANGE is a percentage (+20%, -10%) or a rate (600 mcg/day)."""
     if not isinstance(text, str) or "=" not in text:
         raise UsageError(f"{flag}: expected HH:MM-HH:MM=+20% or HH:MM-HH:MM=600 mcg/day, got {text!r}")
     span, change = (part.strip() for part in text.split("=", 1))
@@ -382,6 +383,7 @@ def schedule(
     dose: QLike,
     concentration: QLike,
     windows: list[str] | list[WindowSpec],
+    *,
     lead: QLike = "2 h",
     min_step: QLike = "30 min",
     max_steps: int = core_schedule.MAX_STEPS_PER_DAY,
@@ -431,7 +433,7 @@ def schedule(
     )
 
 
-def _verify_schedule(
+def _verify_schedule(  # noqa: PLR0917
     dose_q: Quantity,
     conc_q: Quantity,
     lead_q: Quantity,
@@ -528,7 +530,8 @@ def refill(
     """Days until the low-reservoir alarm and until empty, for ``volume`` filled at ``concentration``.
 
     ``dose`` is a constant daily dose or a core Schedule (then ``start_s``, the fill time in seconds since
-    1970-01-01 00:00 local, places the fill in the schedule's day or week). Bounds: both times floor to 1 s (earlier is
+    1970-01-01 00:00 local, places the fill in the schedule's day or week).
+    Bounds: both times floor to 1 s (earlier is
     safer); pint re-computes them as drug / dose rate (constant dose) or by integrating the steps.
     """
     vol_q = _q("--volume", volume, "volume")
@@ -579,7 +582,7 @@ def refill(
 def _time_for_drug(sched: core_schedule.Schedule, drug: Quantity, start_s: int) -> Quantity:
     """Independent: walk the steps from ``start_s`` with pint until ``drug`` has been delivered."""
     left = drug
-    t = qt.q(0, "s")
+    t: Quantity = qt.q(0, "s")
     period = qt.q(sched.period_s, "s")
     per_period = sum((qt.q(r, "ng/day") * qt.q(e - s, "s") for s, e, r in sched.intervals()), qt.q(0, "ng"))
     whole = qt.exact(left / per_period, "dimensionless")
@@ -593,7 +596,8 @@ def _time_for_drug(sched: core_schedule.Schedule, drug: Quantity, start_s: int) 
         seg_end = sched.next_change(t_s)
         seg = qt.q(seg_end - t_s, "s")
         if rate_q * seg >= left:
-            return t + left / rate_q
+            result: Quantity = t + left / rate_q
+            return result
         left = left - rate_q * seg
         t = t + seg
         t_s = seg_end
@@ -679,6 +683,7 @@ def titrate(
     current: QLike,
     proposed: QLike,
     since_change: QLike,
+    *,
     pump: str = "programmable",
     phase: str = "titration",
     since_implant: QLike | None = None,
@@ -794,6 +799,7 @@ class ConcentrationResult(Result):
 
 def concentration(
     dose: QLike,
+    *,
     reservoir: QLike = "20 mL",
     min_flow: QLike = "0.048 mL/day",
     max_flow: QLike = "24 mL/day",

@@ -95,7 +95,9 @@ def _schedule(args: argparse.Namespace) -> int:
     from host_tools import calc  # noqa: PLC0415
     from host_tools import quantities as qt  # noqa: PLC0415
 
-    r = calc.schedule(args.dose, args.concentration, args.window or [], lead=args.lead, min_step=args.min_step)
+    r = calc.schedule(
+        args.dose, args.concentration, args.window or [], lead=args.lead, min_step=args.min_step
+    )
     lines = [f"base dose {qt.fmt_rate(r.base_dose)}; steps start {qt.fmt(r.lead, 'h')} before each window"]
     lines.append(f"{'start':>9}  {'end':>9}  {'dose':>22}  flow")
     for s in r.steps:
@@ -115,7 +117,8 @@ def _refill(args: argparse.Namespace) -> int:
         args,
         r.to_json(),
         [
-            f"low-reservoir alarm ({qt.fmt(r.alarm_volume, 'mL')} left) in {qt.fmt(r.time_to_alarm, 'day', 2)}",
+            f"low-reservoir alarm ({qt.fmt(r.alarm_volume, 'mL')} left) in "
+            f"{qt.fmt(r.time_to_alarm, 'day', 2)}",
             f"empty in                     {qt.fmt(r.time_to_empty, 'day', 2)}",
             f"book the refill within       {qt.fmt(r.refill_by, 'day', 2)}",
             _verified(r),
@@ -250,8 +253,10 @@ def _bridge(args: argparse.Namespace) -> int:
         args,
         r.to_json(),
         [
-            f"dead volume    {qt.fmt(r.dead_volume, 'mL', 4)} (catheter {qt.fmt(r.catheter_volume, 'mL', 4)})",
-            f"bridge         {qt.fmt(r.bridge_duration, 'h', 2)} at {qt.fmt_rate(r.bridge_flow)} (old strength)",
+            f"dead volume    {qt.fmt(r.dead_volume, 'mL', 4)} "
+            f"(catheter {qt.fmt(r.catheter_volume, 'mL', 4)})",
+            f"bridge         {qt.fmt(r.bridge_duration, 'h', 2)} at {qt.fmt_rate(r.bridge_flow)} "
+            "(old strength)",
             f"without it     old drug arrives for {qt.fmt(r.clear_at_new_flow, 'h', 2)} at the new flow",
             _verified(r),
         ],
@@ -328,7 +333,9 @@ def register(sub: Any) -> None:
     p.add_argument("--phase", default="titration", choices=["titration", "refill", "side-effects", "taper"])
     p.add_argument("--override", action="append", metavar="RULE=REASON", help="override a soft rule")
 
-    p = _add(sub, "concentration", "Choose the concentration from the daily dose and the pump.", _concentration)
+    p = _add(
+        sub, "concentration", "Choose the concentration from the daily dose and the pump.", _concentration
+    )
     p.add_argument("--dose", required=True, help="daily dose, e.g. '500 mcg/day'")
     p.add_argument("--reservoir", default="20 mL", help="reservoir volume (default 20 mL)")
     p.add_argument("--alarm-volume", default="2 mL", help="low-reservoir alarm volume (default 2 mL)")
@@ -347,15 +354,20 @@ def register(sub: Any) -> None:
     p.add_argument("--over", default="14 day", help="duration of the taper, 14 to 28 days (default 14 day)")
     p.add_argument("--max-step", default="20%", help="largest reduction per day (default 20%%)")
 
-    p = _add(sub, "bridge", "Bridge after a concentration change: clear old drug from tubing/catheter.", _bridge)
+    p = _add(
+        sub, "bridge", "Bridge after a concentration change: clear old drug from tubing/catheter.", _bridge
+    )
     p.add_argument("--internal-volume", required=True, help="pump internal (tubing) volume, e.g. '0.2 mL'")
     p.add_argument("--catheter-length", required=True, help="implanted catheter length, e.g. '50 cm'")
     p.add_argument("--old-concentration", required=True, help="e.g. '500 mcg/mL'")
     p.add_argument("--new-concentration", required=True, help="e.g. '1000 mcg/mL'")
     p.add_argument("--dose", required=True, help="daily dose, e.g. '500 mcg/day'")
 
-    prog = sub.add_parser("program", help="Build pump programs from TOML prescriptions.",
-                          description="Build pump programs from TOML prescriptions. Not for clinical use.")
+    prog = sub.add_parser(
+        "program",
+        help="Build pump programs from TOML prescriptions.",
+        description="Build pump programs from TOML prescriptions. Not for clinical use.",
+    )
     psub = prog.add_subparsers(dest="program_command", metavar="ACTION", parser_class=type(prog))
     psub.required = True
     p = _add(psub, "build", "Build a pump program (JSON) from a TOML prescription.", _program_build)

@@ -60,6 +60,7 @@ def plot_profile(
     lead_s: int,
     conc_ng_per_ul: int,
     path: str | os.PathLike[str],
+    *,
     title: str = "",
 ) -> Path:
     """The 24 h rate profile: programmed steps against the desired-effect windows, the lead visible."""
@@ -80,28 +81,63 @@ def plot_profile(
             label += " (" + ",".join(core_schedule.DAY_NAMES[d] for d in ds) + ")"
         ys = [_mcg_per_h(r) for r in rates]
         top = max(top, *ys)
-        ax.step(hours, ys, where="post", color=_BLUE if n == 0 else _ORANGE, lw=2.2, label=label,
-                ls="-" if n == 0 else "--")
+        ax.step(
+            hours,
+            ys,
+            where="post",
+            color=_BLUE if n == 0 else _ORANGE,
+            lw=2.2,
+            label=label,
+            ls="-" if n == 0 else "--",
+        )
     base = min(min(r) for r in profiles)
     # Desired-effect windows (shaded) and the lead arrow from each window start back to its step start.
     for i, w in enumerate(windows):
         rate = _mcg_per_h(w.rate(schedule_base(schedule, base)))
         for a, b in _spans(w.start_s, w.end_s):
-            ax.axvspan(a / S_PER_H, b / S_PER_H, color=_ORANGE, alpha=0.18, lw=0,
-                       label="desired effect" if i == 0 and a == _spans(w.start_s, w.end_s)[0][0] else None)
-        what = (f"{w.change_permille / 10:+g} %" if w.change_permille is not None
-                else f"{(w.dose_ng_per_day or 0) / 1000:g} mcg/day")
+            ax.axvspan(
+                a / S_PER_H,
+                b / S_PER_H,
+                color=_ORANGE,
+                alpha=0.18,
+                lw=0,
+                label="desired effect" if i == 0 and a == _spans(w.start_s, w.end_s)[0][0] else None,
+            )
+        what = (
+            f"{w.change_permille / 10:+g} %"
+            if w.change_permille is not None
+            else f"{(w.dose_ng_per_day or 0) / 1000:g} mcg/day"
+        )
         label_x = w.start_s / S_PER_H + 0.1 if w.end_s > w.start_s else 0.1
-        ax.text(label_x, 0.9, f"effect {hhmm(w.start_s)}-{hhmm(w.end_s)} {what}",
-                transform=ax.get_xaxis_transform(), fontsize=8, color=_ORANGE, va="top", clip_on=True)
+        ax.text(
+            label_x,
+            0.9,
+            f"effect {hhmm(w.start_s)}-{hhmm(w.end_s)} {what}",
+            transform=ax.get_xaxis_transform(),
+            fontsize=8,
+            color=_ORANGE,
+            va="top",
+            clip_on=True,
+        )
         if lead_s:
             x1 = w.start_s / S_PER_H
             x0 = x1 - lead_s / S_PER_H
             y = rate * 1.04
-            ax.annotate("", xy=(x0 % 24 if x0 >= 0 else x0 + 24, y), xytext=(x1, y),
-                        arrowprops={"arrowstyle": "->", "color": _RED, "lw": 1.5})
-            ax.text((x1 - lead_s / S_PER_H / 2) % 24, y * 1.01, f"{lead_s / S_PER_H:g} h lead",
-                    color=_RED, ha="center", va="bottom", fontsize=9)
+            ax.annotate(
+                "",
+                xy=(x0 % 24 if x0 >= 0 else x0 + 24, y),
+                xytext=(x1, y),
+                arrowprops={"arrowstyle": "->", "color": _RED, "lw": 1.5},
+            )
+            ax.text(
+                (x1 - lead_s / S_PER_H / 2) % 24,
+                y * 1.01,
+                f"{lead_s / S_PER_H:g} h lead",
+                color=_RED,
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
     ax.set_xlim(0, 24)
     ax.set_ylim(0, top * 1.25 if top else 1)
     ax.set_xticks(range(0, 25, 2))
@@ -112,8 +148,10 @@ def plot_profile(
     right = ax.secondary_yaxis("right", functions=(lambda v: v * 24, lambda v: v / 24))
     right.set_ylabel("dose rate (mcg/day)")
     flow = dosing.flow(schedule_base(schedule, base), conc_ng_per_ul)
-    note = (f"{conc_ng_per_ul} mcg/mL; base {schedule_base(schedule, base) / 1000:g} mcg/day = "
-            f"{flow.flow_nl_per_day / 1e6:g} mL/day")
+    note = (
+        f"{conc_ng_per_ul} mcg/mL; base {schedule_base(schedule, base) / 1000:g} mcg/day = "
+        f"{flow.flow_nl_per_day / 1e6:g} mL/day"
+    )
     ax.set_title(title or "24 h rate profile", fontsize=11)
     ax.text(0.01, 0.03, note, transform=ax.transAxes, fontsize=8, color=_GREY)
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
@@ -151,6 +189,7 @@ def plot_reservoir(
     reservoir_nl: int,
     alarm_nl: int,
     path: str | os.PathLike[str],
+    *,
     start_s: int = 0,
     title: str = "",
 ) -> Path:
@@ -169,23 +208,51 @@ def plot_reservoir(
         ys.append(max(0.0, (reservoir_nl - used_nl) / 1e6))
     fig, ax = plt.subplots(figsize=(10, 4.8))
     ax.plot(xs, ys, color=_BLUE, lw=2.2, label="reservoir volume")
-    ax.axhline(alarm_nl / 1e6, color=_RED, ls="--", lw=1.5, label=f"low-reservoir alarm ({alarm_nl / 1e6:g} mL)")
-    alarm_d, empty_d, refill_d = f.alarm_in_s / S_PER_DAY, f.empty_in_s / S_PER_DAY, (f.refill_at_s - start_s) / S_PER_DAY
+    ax.axhline(
+        alarm_nl / 1e6, color=_RED, ls="--", lw=1.5, label=f"low-reservoir alarm ({alarm_nl / 1e6:g} mL)"
+    )
+    alarm_d, empty_d, refill_d = (
+        f.alarm_in_s / S_PER_DAY,
+        f.empty_in_s / S_PER_DAY,
+        (f.refill_at_s - start_s) / S_PER_DAY,
+    )
     ax.axvline(alarm_d, color=_RED, lw=1, alpha=0.6)
     ax.axvline(refill_d, color=_ORANGE, lw=1.2, ls=":", label=f"refill by day {refill_d:.1f}")
-    ax.annotate(f"alarm: day {alarm_d:.1f}", (alarm_d, alarm_nl / 1e6), xytext=(-8, 30),
-                textcoords="offset points", ha="right", color=_RED, fontsize=9,
-                arrowprops={"arrowstyle": "->", "color": _RED})
-    ax.annotate(f"empty: day {empty_d:.1f}", (empty_d, 0), xytext=(-8, 50), textcoords="offset points",
-                ha="right", fontsize=9, arrowprops={"arrowstyle": "->"})
+    ax.annotate(
+        f"alarm: day {alarm_d:.1f}",
+        (alarm_d, alarm_nl / 1e6),
+        xytext=(-8, 30),
+        textcoords="offset points",
+        ha="right",
+        color=_RED,
+        fontsize=9,
+        arrowprops={"arrowstyle": "->", "color": _RED},
+    )
+    ax.annotate(
+        f"empty: day {empty_d:.1f}",
+        (empty_d, 0),
+        xytext=(-8, 50),
+        textcoords="offset points",
+        ha="right",
+        fontsize=9,
+        arrowprops={"arrowstyle": "->"},
+    )
     ax.set_xlim(0, max(xs[-1], 1) * 1.02)
     ax.set_ylim(0, reservoir_nl / 1e6 * 1.08)
     ax.set_xlabel("days since fill")
     ax.set_ylabel("volume in reservoir (mL)")
     ax.grid(alpha=0.3)
     ax.set_title(title or "Reservoir over the refill interval", fontsize=11)
-    ax.text(0.99, 0.97, f"{reservoir_nl / 1e6:g} mL at {conc_ng_per_ul} mcg/mL", transform=ax.transAxes,
-            ha="right", va="top", fontsize=8, color=_GREY)
+    ax.text(
+        0.99,
+        0.97,
+        f"{reservoir_nl / 1e6:g} mL at {conc_ng_per_ul} mcg/mL",
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=8,
+        color=_GREY,
+    )
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
     fig.tight_layout()
     return _save(fig, path)
@@ -204,8 +271,11 @@ def plot_source(source: str | os.PathLike[str], out_dir: str | os.PathLike[str])
         raise UsageError(f"--out-dir: {out} is not a directory")
     if src.suffix.lower() == ".toml":
         built = rx.build_program(rx.load_prescription(src))
-        prog, windows, lead_s = built.program, [w.window for w in built.sched.windows], qt.to_base(
-            "lead", built.rx.lead, "duration")
+        prog, windows, lead_s = (
+            built.program,
+            [w.window for w in built.sched.windows],
+            qt.to_base("lead", built.rx.lead, "duration"),
+        )
         start_s, label = built.fill_start_s, built.rx.label
     else:
         doc = rx.read_program_json(src)
@@ -219,11 +289,23 @@ def plot_source(source: str | os.PathLike[str], out_dir: str | os.PathLike[str])
 
             start_s = (dt.date.fromisoformat(fill) - dt.date(1970, 1, 1)).days * S_PER_DAY
     stem = src.stem
-    p1 = plot_profile(prog.schedule, windows, lead_s, prog.conc_ng_per_ul, out / f"{stem}-profile.png",
-                      title=f"{label or stem}: programmed rate vs desired effect")
-    p2 = plot_reservoir(prog.schedule, prog.conc_ng_per_ul, prog.reservoir_nl, prog.alarm_nl,
-                        out / f"{stem}-reservoir.png", start_s=start_s,
-                        title=f"{label or stem}: reservoir from fill to empty")
+    p1 = plot_profile(
+        prog.schedule,
+        windows,
+        lead_s,
+        prog.conc_ng_per_ul,
+        out / f"{stem}-profile.png",
+        title=f"{label or stem}: programmed rate vs desired effect",
+    )
+    p2 = plot_reservoir(
+        prog.schedule,
+        prog.conc_ng_per_ul,
+        prog.reservoir_nl,
+        prog.alarm_nl,
+        out / f"{stem}-reservoir.png",
+        start_s=start_s,
+        title=f"{label or stem}: reservoir from fill to empty",
+    )
     return p1, p2
 
 

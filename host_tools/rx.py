@@ -189,7 +189,7 @@ def parse_prescription(text: str, source: str = "<text>") -> Prescription:
         value = dose.get(key)
         if value is None:
             return None
-        if value < 0 or value != value or value > 10**6:
+        if not 0 <= value <= 10**6:  # also refuses nan
             raise UsageError(f"dose.{key}: must be a number of hours >= 0 (got {value!r})")
         return qt.parse(f"dose.{key}", f"{value} h", "duration", allow_zero=True)
 
@@ -211,7 +211,9 @@ def parse_prescription(text: str, source: str = "<text>") -> Prescription:
         base_dose=qt.parse("dose.base", dose["base"], "dose rate"),
         lead=qt.parse("dose.lead", dose.get("lead", "2 h"), "duration", allow_zero=True),
         phase=phase,
-        previous_dose=None if "previous" not in dose else qt.parse("dose.previous", dose["previous"], "dose rate"),
+        previous_dose=None
+        if "previous" not in dose
+        else qt.parse("dose.previous", dose["previous"], "dose rate"),
         hours_since_change=hours("hours_since_change"),
         hours_since_implant=hours("hours_since_implant"),
         windows=windows,
@@ -229,7 +231,9 @@ def _windows(items: object) -> list[calc.WindowSpec]:
         where = f"window[{i}]"
         _check_table(where, item, _WINDOW_KEYS)
         if ("change" in item) == ("dose" in item):
-            raise UsageError(f"{where}: give exactly one of change (e.g. '+20%') and dose (e.g. '600 mcg/day')")
+            raise UsageError(
+                f"{where}: give exactly one of change (e.g. '+20%') and dose (e.g. '600 mcg/day')"
+            )
         days = item.get("days")
         prefix = ""
         if days is not None:
@@ -284,7 +288,7 @@ class BuiltProgram:
         return (self.rx.fill_date - dt.date(1970, 1, 1)).days * 86_400
 
     def _date(self, qty: Quantity) -> str:
-        days = calc._whole_days(qty)  # noqa: SLF001
+        days = calc._whole_days(qty)
         return (self.rx.fill_date + dt.timedelta(days=days)).isoformat()
 
     def to_json(self) -> dict[str, Any]:
@@ -345,8 +349,10 @@ class BuiltProgram:
         for s in self.sched.steps:
             lines.append(f"  {s.start:>9} - {s.end:>9}  {qt.fmt_rate(s.dose_rate)}  {qt.fmt_rate(s.flow)}")
         doc = self.to_json()["refill"]
-        lines.append(f"daily total {qt.fmt(self.sched.daily_total, 'mcg')}; filled {doc['fill_date']}, "
-                     f"alarm {doc['alarm_date']}, empty {doc['empty_date']}, refill by {doc['refill_by_date']}")
+        lines.append(
+            f"daily total {qt.fmt(self.sched.daily_total, 'mcg')}; filled {doc['fill_date']}, "
+            f"alarm {doc['alarm_date']}, empty {doc['empty_date']}, refill by {doc['refill_by_date']}"
+        )
         lines.append("rules applied: " + ", ".join(self.rules_applied))
         lines.extend(f"warning: {w}" for w in self.warnings)
         return lines
@@ -381,25 +387,38 @@ def _decide(decision: library.Decision, what: str, applied: list[str], warnings:
 
 def build_program(rx: Prescription) -> BuiltProgram:
     """Build and verify the pump program for a prescription; refuse what the drug library refuses."""
-    sched = calc.schedule(
-        rx.base_dose, rx.concentration, rx.windows, lead=rx.lead, min_step=rx.min_step
-    )
+    sched = calc.schedule(rx.base_dose, rx.concentration, rx.windows, lead=rx.lead, min_step=rx.min_step)
     applied: list[str] = list(sched.rule_ids)
     warnings: list[str] = []
     steps_per_day = max(core_schedule.steps_per_day(sched.schedule))
     n_rates = len({r for _s, r in sched.schedule.steps})
-    _decide(library.check_schedule_allowed(rx.pump_kind, steps_per_day if n_rates > 1 else 1),
-            "schedule", applied, warnings)
+    _decide(
+        library.check_schedule_allowed(rx.pump_kind, steps_per_day if n_rates > 1 else 1),
+        "schedule",
+        applied,
+        warnings,
+    )
     rates = sorted({r for _s, r in sched.schedule.steps})
     for rate_ng in rates:
-        _decide(library.check_dose_range(rx.origin, rx.age_years, rate_ng, rx.overrides),
-                f"step rate {qt.fmt(qt.q(rate_ng, 'ng/day'), 'mcg/day')}", applied, warnings)
+        _decide(
+            library.check_dose_range(rx.origin, rx.age_years, rate_ng, rx.overrides),
+            f"step rate {qt.fmt(qt.q(rate_ng, 'ng/day'), 'mcg/day')}",
+            applied,
+            warnings,
+        )
     if rx.previous_dose is not None and rx.phase != "initial":
         if rx.hours_since_change is None:
             raise UsageError("dose.hours_since_change: required when dose.previous is given")
         ch = calc.titrate(
-            rx.origin, rx.age_years, rx.previous_dose, rx.base_dose, rx.hours_since_change,
-            pump=rx.pump_kind, phase=rx.phase, since_implant=rx.hours_since_implant, overrides=rx.overrides,
+            rx.origin,
+            rx.age_years,
+            rx.previous_dose,
+            rx.base_dose,
+            rx.hours_since_change,
+            pump=rx.pump_kind,
+            phase=rx.phase,
+            since_implant=rx.hours_since_implant,
+            overrides=rx.overrides,
         )
         for rid in ch.rules:
             if rid not in applied:
