@@ -236,7 +236,7 @@ class BenchSession:
         self.failures: list[str] = []
         self.t_start = 0
         self.fills: list[_Fill] = []
-        self.refill_at_s = 0
+        self.refill_at_s: int | None = None
         self.predicted_alarm_s: int | None = None
         self.last: RigStatus | None = None
 
@@ -254,7 +254,8 @@ class BenchSession:
         f = dosing.refill_forecast(
             self.fills[-1].volume_nl, p.conc_ng_per_ul, p.schedule, start_s=t, alarm_nl=p.alarm_nl
         )
-        self.refill_at_s = f.refill_at_s
+        # A fill too small for the booking margin is "overdue" at once: then the low alarm decides.
+        self.refill_at_s = None if f.refill_overdue else f.refill_at_s
         self.predicted_alarm_s = f.alarm_at_s
 
     # -- steps --
@@ -349,7 +350,7 @@ class BenchSession:
         reason = ""
         if st.alarm in ("low", "empty"):
             reason = f"{st.alarm} reservoir alarm"
-        elif st.t_s >= self.refill_at_s:
+        elif self.refill_at_s is not None and st.t_s >= self.refill_at_s:
             reason = "recommended refill date"
         if not reason:
             return st
@@ -381,7 +382,7 @@ class BenchSession:
         # Hours to advance in one batch: up to the next hour at or after a refill or alarm time.
         n = min(self.batch_hours, total_hours - hour)
         assert self.last is not None
-        events = [self.refill_at_s]
+        events = [] if self.refill_at_s is None else [self.refill_at_s]
         if self.last.t_alarm_s is not None:
             events.append(self.last.t_alarm_s)
         if self.last.t_empty_s is not None:

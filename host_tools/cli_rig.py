@@ -294,13 +294,13 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _confirm(prompt: str, yes: bool, stdin_isatty: Callable[[], bool] | None = None) -> bool:
+def _stdin_isatty() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _confirm(yes: bool) -> bool:
     if yes:
         return True
-    isatty = stdin_isatty or (lambda: sys.stdin is not None and sys.stdin.isatty())
-    if not isatty():
-        raise UsageError("refusing to load without confirmation: stdin is not a terminal; pass --yes")
-    _err(prompt)
     sys.stderr.write("load this program? [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
@@ -318,7 +318,11 @@ def _parse_volume(flag: str, text: str | None) -> int | None:
     return nl
 
 
-def _cmd_load(args: argparse.Namespace) -> int:
+def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None = None) -> int:
+    isatty = stdin_isatty or _stdin_isatty
+    if not args.yes and not isatty():
+        # Refuse before touching the rig: nobody can confirm.
+        raise UsageError("refusing to load without confirmation: stdin is not a terminal; pass --yes")
     source = load_program_source(args.program)
     data = source.data
     new = fw_program.decode(data)
@@ -347,7 +351,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
         if not args.json:
             print(table)
             print(f"  {fill_note}")
-        if not _confirm("", args.yes):
+        if not _confirm(args.yes):
             _err(f"itb: not loaded (declined); rig left running: {client.rig_state}")
             return EXIT_REFUSED
         result = client.load(data, refill)

@@ -275,6 +275,7 @@ class RigClient:
         self._prog_known = False
         self.last_status: RigStatus | None = None
         self.retried = 0  # number of retries so far (for reports and tests)
+        self.recovered = 0  # lost replies whose outcome was read back with ST instead of resending
 
     @classmethod
     def connect(
@@ -435,6 +436,7 @@ class RigClient:
                 rig_seq = self._identify_raw().seq  # raises after its own retries if the rig is gone
                 if rig_seq >= seq:
                     # The first copy was processed; its reply was lost. Never resend: read the outcome.
+                    self.recovered += 1
                     st = self.status()
                     done = outcome(st)
                     if done is None:
@@ -647,11 +649,11 @@ class RigClient:
 
     def advance_and_status(self, seconds: int, count: int, t_before: int) -> list[RigStatus]:
         """`count` times (`ADV seconds`, then `ST`), pipelined: up to `PIPELINE_BYTES` of frames go out in one
-        write before the replies are read. Returns one status per step, in order.
+        write before the replies are read. Returns the statuses read, in time order (normally one per step).
 
-        If anything in a batch goes wrong (a reply lost or garbled, a NAK), the client resynchronises with
-        `ID` and `ST` and goes on one request at a time from wherever the rig is, with the usual bounded
-        retries: the statuses then cover the same end time, with possibly fewer (longer) steps.
+        A lost status reply merges its step into the next one (the statuses are cumulative). If a batch makes
+        no progress, the client resynchronises with `ID` and `ST` and goes on one request at a time with the
+        usual bounded retries. An `ADV` is never resent blindly: progress is always read from the rig's time.
         """
         if self._auth is None:
             raise UsageError("ADV changes the rig and needs its key: pass --key-file or set ITB_RIG_KEY_FILE")
@@ -661,38 +663,37 @@ class RigClient:
             t = t_before
             while t < target:
                 frames = b""
-                expect: list[tuple[int, str]] = []
-                while t + seconds * (len(expect) // 2) < target and len(frames) < PIPELINE_BYTES:
-                    seq = self._next_seq()
-                    frames += protocol.request(seq, "ADV", [str(seconds)], self._auth)
-                    expect.append((seq, "ADV"))
-                    seq = self._next_seq()
-                    frames += protocol.request(seq, "ST", [])
-                    expect.append((seq, "ST"))
-                batch = self._pipeline(frames, expect)
-                out.extend(batch)
-                if batch:
-                    t = batch[-1].t_s
-                if len(batch) * 2 < len(expect):
-                    # Fallback: where is the rig now? Then one step at a time.
-                    self._identify_raw()
+                expect: list[tuple[int, int]] = []  # (ADV seq, ST seq)
+                while t + seconds * len(expect) < target and len(frames) < PIPELINE_BYTES:
+                    adv_seq = self._next_seq()
+                    step = min(seconds, target - t - seconds * len(expect))
+                    frames += protocol.request(adv_seq, "ADV", [str(step)], self._auth)
+                    st_seq = self._next_seq()
+                    frames += protocol.request(st_seq, "ST", [])
+                    expect.append((adv_seq, st_seq))
+                got = self._pipeline(frames, expect)
+                for st in got:
+                    if st.t_s > t:
+                        out.append(st)
+                        t = st.t_s
+                if len(got) < len(expect):
+                    self.retried += 1
+                    self._identify_raw()  # resync the sequence counter
                     st = self.status()
                     if st.t_s > t:
-                        out.append(st)  # an ADV went through but its ST reply was lost
+                        out.append(st)
                         t = st.t_s
-                    if t < target:
-                        step = min(seconds, target - t)
-                        self.advance(step, t_before=t)
+                    elif t < target:
+                        self.advance(min(seconds, target - t), t_before=t)
                         st = self.status()
                         out.append(st)
                         t = st.t_s
             return out
 
-    def _pipeline(self, frames: bytes, expect: list[tuple[int, str]]) -> list[RigStatus]:
-        # Send a batch and read its replies in order; stop at the first one missing or refused.
+    def _pipeline(self, frames: bytes, expect: list[tuple[int, int]]) -> list[RigStatus]:
+        # Send a batch; return the status replies that arrive (in order). A refused ADV raises.
         self.link.send(frames)
-        got: list[RigStatus] = []
-        pending = {seq: cmd for seq, cmd in expect}
+        pending = {seq for pair in expect for seq in pair}
         replies: dict[int, protocol.Reply] = {}
         deadline = time.monotonic() + self.timeout_s * max(1, len(expect) // 8)
         try:
@@ -702,22 +703,21 @@ class RigClient:
                     break
                 r = self.link.receive(left)
                 if r.seq in pending:
-                    pending.pop(r.seq)
+                    pending.discard(r.seq)
                     replies[r.seq] = r
         except RigTimeoutError:
             pass
-        for i in range(0, len(expect), 2):
-            adv = replies.get(expect[i][0])
-            st = replies.get(expect[i + 1][0])
-            if adv is None or st is None or not adv.ok or not st.ok:
-                if adv is not None and not adv.ok and adv.name not in (*_RETRY_NAKS, protocol.SEQ):
-                    raise RigRefusedError("ADV", adv.name, adv.fields, self.rig_state)
-                self.retried += 1
-                break
-            status = RigStatus.from_reply(st)
-            self._learn(status.prog)
-            self.last_status = status
-            got.append(status)
+        got: list[RigStatus] = []
+        for adv_seq, st_seq in expect:
+            adv = replies.get(adv_seq)
+            if adv is not None and not adv.ok and adv.name not in (*_RETRY_NAKS, protocol.SEQ):
+                raise RigRefusedError("ADV", adv.name, adv.fields, self.rig_state)
+            st = replies.get(st_seq)
+            if st is not None and st.ok:
+                status = RigStatus.from_reply(st)
+                self._learn(status.prog)
+                self.last_status = status
+                got.append(status)
         return got
 
     def stop(self, confirm_prog: str) -> protocol.Reply:

@@ -60,8 +60,9 @@ def default_rig(key: RigKey, clock: BenchClock, store: Store) -> Rig:
 class VirtualRig:
     """The firmware served on a pty or a 127.0.0.1 TCP port. Use as a context manager.
 
-    Test hooks: `mute` (read frames but answer none: a timeout), `reply_filter` (rewrite reply bytes: a
-    tampered rig), `disconnect()` (close the port under the host).
+    Test hooks: `mute` (read frames but answer none: a timeout), `drop_request(line) -> bool` (the frame
+    never reaches the rig: lost on the way), `reply_filter(frame) -> bytes` (rewrite or drop each reply
+    frame: a lost reply, a tampered rig), `disconnect()` (close the port under the host).
     """
 
     def __init__(
@@ -92,8 +93,10 @@ class VirtualRig:
         self.rig = rig_factory(self.key, self.clock, self.store)
         self.mute = False
         self.reply_filter: Callable[[bytes], bytes] | None = None
+        self.drop_request: Callable[[bytes], bool] | None = None
         self.frames_in = 0
-        self._lock = threading.Lock()
+        self._partial = b""
+        self._lock = threading.RLock()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._thread: threading.Thread | None = None
@@ -192,12 +195,24 @@ class VirtualRig:
     def _answer(self, data: bytes) -> bytes:
         with self._lock:
             self.frames_in += data.count(b"\n")
+            if self.drop_request is not None:
+                data = self._filter_requests(data)
             out = self.rig.feed(data)
             if self.mute:
                 return b""
             if self.reply_filter is not None and out:
-                out = self.reply_filter(out)
+                f = self.reply_filter
+                out = b"".join(f(line) for line in out.splitlines(keepends=True))
             return out
+
+    def _filter_requests(self, data: bytes) -> bytes:
+        # Line-wise, so a hook sees whole frames even when the OS splits them.
+        buf = self._partial + data
+        cut = buf.rfind(b"\n") + 1
+        self._partial = buf[cut:]
+        drop = self.drop_request
+        assert drop is not None
+        return b"".join(x for x in buf[:cut].splitlines(keepends=True) if not drop(x))
 
     def _serve(self) -> None:
         try:
