@@ -480,6 +480,7 @@ class BenchSession:
             "failures": self.failures[:50],
             "failure_count": len(self.failures),
             "retries": self.client.retried,
+            "lost_replies_recovered": self.client.recovered,
         }
         files = self._write(report)
         report_files = {k: Path(v).name for k, v in files.items()}
