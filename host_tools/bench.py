@@ -91,6 +91,12 @@ def pint_total_mg(schedule: Schedule, spans: Iterable[tuple[int, int]]) -> Fract
 # -- what to load ----------------------------------------------------------------------------------------
 
 
+
+def _ml(volume_nl: int) -> str:
+    """A volume for people: exact mL, truncated to the nL the rig counts in."""
+    return units.fmt_scaled(volume_nl, units.NL_PER_ML, 6) + " mL"
+
+
 @dataclass(frozen=True)
 class ProgramSource:
     """A program to load: its canonical encoding plus what the pictures and the display need."""
@@ -275,7 +281,7 @@ class BenchSession:
              "conc_ng_per_ul": p.conc_ng_per_ul, "measured_residual_nl": residual, "pocket": result.pocket}
         )  # fmt: skip
         self._forecast(self.t_start)
-        self.log(f"loaded program {self.prog_id} at t={self.t_start} with a fill of {p.reservoir_nl} nL")
+        self.log(f"loaded program {self.prog_id} at t={self.t_start} with a fill of {_ml(p.reservoir_nl)}")
         self.last = self.client.status()
         self._check_status_basics(self.last, 0)
 
@@ -368,7 +374,8 @@ class BenchSession:
         )  # fmt: skip
         if self.rows:
             self.rows[-1].event = (self.rows[-1].event + " " if self.rows[-1].event else "") + "refill"
-        self.log(f"hour {hour}: refilled ({reason}): residual {residual} nL, added {p.reservoir_nl} nL")
+        self.log(f"hour {hour}: refilled ({reason}): withdrew the residual {_ml(residual)}, "
+                 f"filled {_ml(p.reservoir_nl)}")
         self._forecast(st.t_s)
         after = self.client.status()
         if after.delivered_ng != 0 or after.t_s != st.t_s:

@@ -22,6 +22,13 @@ from typing import Protocol, cast
 
 import serial
 
+try:  # pyserial's POSIX backend lets termios.error (not an OSError) out of flush() and buffer resets
+    import termios
+
+    _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, termios.error)
+except ImportError:  # pragma: no cover - Windows
+    _PORT_ERRORS = (serial.SerialException, OSError)
+
 from firmware_py import protocol
 from host_tools.errors import CommError
 
@@ -109,7 +116,7 @@ class Link:
 
     def close(self) -> None:
         """Close the port (idempotent; errors while closing a dead port are ignored)."""
-        with contextlib.suppress(serial.SerialException, OSError):
+        with contextlib.suppress(*_PORT_ERRORS):
             self._port.close()
 
     def send(self, frame: bytes) -> None:
@@ -121,7 +128,7 @@ class Link:
             self._port.flush()
         except serial.SerialTimeoutException:
             raise RigTimeoutError(f"timeout: writing to {self.url} did not complete") from None
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise RigDisconnectedError(f"disconnect: writing to {self.url} failed: {_reason(exc)}") from None
         self.bytes_sent += len(frame)
 
@@ -131,7 +138,7 @@ class Link:
         try:
             waiting = self._port.in_waiting
             data = self._port.read(max(1, min(waiting, 4096)))
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise RigDisconnectedError(
                 f"disconnect: reading from {self.url} failed: {_reason(exc)}"
             ) from None
@@ -169,7 +176,7 @@ class Link:
         self._parser.reset()
         try:
             self._port.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise RigDisconnectedError(f"disconnect: {self.url}: {_reason(exc)}") from None
 
 
