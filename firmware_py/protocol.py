@@ -160,6 +160,8 @@ def parse_request(line: bytes) -> Request:
         mac = last[1:]
         signed = body[: -(MAC_LEN + 2)]
         toks.pop()
+        if len(toks) < 2:
+            raise FrameError(FORMAT, seq, "body", len(toks), "must be SEQ CMD [ARG ...] before the MAC")
     cmd = toks[1]
     spec = COMMANDS.get(cmd)
     if spec is None:

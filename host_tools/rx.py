@@ -502,6 +502,19 @@ def write_json_atomic(path: str | os.PathLike[str], doc: dict[str, Any]) -> None
     write_bytes_atomic(path, canonical_json(doc))
 
 
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise _DuplicateKeyError(key)
+        doc[key] = value
+    return doc
+
+
 def read_program_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a program document and verify both checksums (VerificationError on any mismatch)."""
     p = Path(path)
@@ -513,9 +526,12 @@ def read_program_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     if len(data) > MAX_PROGRAM_JSON_BYTES:
         raise UsageError(f"{p}: program file is larger than {MAX_PROGRAM_JSON_BYTES} bytes")
     try:
-        doc = json.loads(data.decode("utf-8"))
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{p}: not a program JSON file ({exc})") from None
+    except _DuplicateKeyError as exc:
+        # A key written twice would let a file show one program to a reader and load another.
+        raise UsageError(f"{p}: duplicate key {exc.args[0]!r}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise UsageError(f"{p}: format: expected {FORMAT!r}")
     for key in ("encoding", "checksum", "json_checksum"):

@@ -39,8 +39,6 @@ def test_fuzz_smoke_slice_finds_nothing_and_reaches_every_layer() -> None:
         assert stats.acks.get(cmd, 0) > 0, (cmd, stats.acks)
 
 
-@pytest.mark.xfail(strict=True, reason="firmware_py/protocol.py parse_request: after popping the MAC token, "
-                   "toks[1] is read unchecked (IndexError); fix: len(toks) < 2 -> FrameError(FORMAT)")
 def test_parse_request_mac_only_body_is_a_clean_format_nak() -> None:
     """Found by the fuzzer: a body of just `SEQ @<mac>` makes protocol.parse_request index past the tokens
     (IndexError); the rig's catch-all turns it into `NAK FORMAT msg=internal IndexError` and logs an internal

@@ -165,8 +165,6 @@ def test_bad_inputs_never_touch_the_rig(tmp_path: Path, recorder: Recorder) -> N
     assert (recorder.connections, len(recorder.data)) == before, "a bad file reached the rig's port"
 
 
-@pytest.mark.xfail(strict=True, reason="host_tools/rx.py read_program_json: json.loads keeps the last of a "
-                   "duplicated key; fix: object_pairs_hook raising UsageError('<path>: duplicate key <k>')")
 @pytest.mark.parametrize("where", ["first", "last"])
 def test_program_json_duplicate_keys_are_refused(tmp_path: Path, recorder: Recorder, where: str) -> None:
     """A program file with a key twice ("encoding" of another program first or last): what a person reads
