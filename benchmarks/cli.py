@@ -65,6 +65,10 @@ def run(size: Size) -> Result:
     t_import = [
         _time([sys.executable, "-c", "import host_tools.cli"])[0] for _ in range(max(1, REPEATS[size] // 2))
     ]
+    t_pint_import = [
+        _time([sys.executable, "-c", "import pint"])[0] for _ in range(max(1, REPEATS[size] // 2))
+    ]
+    m_pint_import = median(t_pint_import)
     m_itb, m_pint, m_bare, m_import = median(t_itb), median(t_pint), median(t_bare), median(t_import)
     res.add(
         Figure(
@@ -89,7 +93,11 @@ def run(size: Size) -> Result:
             "import_cli", "`import host_tools.cli`", round(m_import * 1000, 1), "ms", note="no command run"
         )
     )
+    res.add(
+        Figure("import_pint", "`import pint` alone", round(m_pint_import * 1000, 1), "ms", note="no registry")
+    )
     res.details = {
+        "import_pint_ms": [round(x * 1000, 2) for x in t_pint_import],
         "itb_command": " ".join(["itb", *itb[len(itb_command()) :]]),
         "reference_command": "python -c 'import pint; pint.UnitRegistry()'",
         "itb_stdout": first.stdout.strip().splitlines()[:12],
@@ -114,6 +122,10 @@ def run(size: Size) -> Result:
         f"A bare interpreter takes {m_bare * 1000:.0f} ms; above it `itb rate` costs "
         f"{over_bare_itb * 1000:.0f} ms and the pint start-up {over_bare_pint * 1000:.0f} ms. Importing "
         f"`host_tools.cli` alone takes {m_import * 1000:.0f} ms, so the command itself "
-        f"(parse, compute, pint check, print) takes about {(m_itb - m_import) * 1000:.0f} ms."
+        f"(parse, compute, pint check, print) takes about {(m_itb - m_import) * 1000:.0f} ms. "
+        f"`import pint` alone takes {m_pint_import * 1000:.0f} ms, so building a registry costs the "
+        f"reference about {(m_pint - m_pint_import) * 1000:.0f} ms. Unlike the reference, `itb rate` "
+        "(host_tools.quantities) imports pint without numpy and builds its registry from pint's on-disk "
+        "definition cache."
     )
     return res

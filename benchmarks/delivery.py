@@ -178,9 +178,9 @@ def run(size: Size) -> Result:
     per_day_us = cp_s / days * 1e6
     res.limits.append(
         f"{per_day_us:.0f} µs per simulated day on CPython: one `Rig.status()` (a closed-form integral since "
-        "the fill, and the alarm and empty times by `Schedule.time_to_integral`), independent of the step "
-        "count's history: the engine never accumulates per tick, so a year costs 365 status reads, not "
-        "31 million seconds of stepping. MicroPython (WebAssembly port, .mpy) takes "
+        "the fill, and the alarm and empty times by `Schedule.time_to_integral`), whose cost does not grow "
+        "with the time elapsed: the engine never accumulates per tick, so a year costs 365 status reads, "
+        "not 31 million one-second steps. MicroPython (WebAssembly port, .mpy) takes "
         f"{mp_s / cp_s:.1f}x CPython's time; not profiled further. Its ints beyond 2**30 "
         "are heap-allocated (the rig's q units reach about 10**13) and this port collects garbage only "
         "between top-level calls, so the whole year's garbage stays on a growing heap during the run."

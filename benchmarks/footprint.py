@@ -11,10 +11,13 @@ interpreter's file system. A small harness script then, in one interpreter:
    its first fill (made on CPython by the same `firmware_py.protocol` code, read from a file one line at a
    time, as bytes arriving on a UART would be);
 5. `gc.collect()` and reads `gc.mem_alloc()`: the heap in use with the program loaded.
-Peak method: before each step (the import, the rig construction, each frame) the harness collects, then
-disables the collector for the step and reads `gc.mem_alloc()` right after it. With no collection during a
-step nothing is freed, so that reading is the live heap at the step's start plus everything the step
-allocated: an upper bound of the true peak within the step (no intermediate sample is needed, and none can
+Each step (the import, the rig construction, each frame) runs in its own `runPython` call: this port
+collects garbage only at the top level, between calls (`gc.collect()` inside a call only asks for a
+collection when the call returns), so every reading of the heap in use is taken at the start of a call,
+after the previous call asked for a collection.
+Peak method: the collector is disabled during each step and `gc.mem_alloc()` is read right after it.
+With no collection during a step nothing is freed, so that reading is the live heap at the step's start
+plus everything the step allocated: an upper bound of the true peak within the step (no intermediate sample is needed, and none can
 be missed). The peak figure is the largest such reading over all steps.
 """
 
