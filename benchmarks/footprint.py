@@ -17,8 +17,8 @@ collection when the call returns), so every reading of the heap in use is taken 
 after the previous call asked for a collection.
 Peak method: the collector is disabled during each step and `gc.mem_alloc()` is read right after it.
 With no collection during a step nothing is freed, so that reading is the live heap at the step's start
-plus everything the step allocated: an upper bound of the true peak within the step (no intermediate sample is needed, and none can
-be missed). The peak figure is the largest such reading over all steps.
+plus everything the step allocated: an upper bound of the true peak within the step (no intermediate
+sample is needed, and none can be missed). The peak figure is the largest such reading over all steps.
 """
 
 from __future__ import annotations
