@@ -125,16 +125,22 @@ def _check_table(where: str, table: object, spec: dict[str, tuple[type | tuple[t
             raise UsageError(f"{name}: must be {_type_name(typ)}, got {value!r}")
 
 
+def _read_capped(p: Path, limit: int, what: str) -> bytes:
+    """Read at most `limit` bytes of a file; a larger or unreadable file is a UsageError naming it."""
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"{p}: cannot read the {what} ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise UsageError(f"{p}: {what} is larger than {limit} bytes")
+    return data
+
+
 def load_prescription(path: str | os.PathLike[str]) -> Prescription:
     """Read and validate a TOML prescription file (size-capped, strict UTF-8, strict schema)."""
     p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            data = fh.read(MAX_RX_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{p}: cannot read the prescription ({exc.strerror or exc})") from None
-    if len(data) > MAX_RX_BYTES:
-        raise UsageError(f"{p}: prescription is larger than {MAX_RX_BYTES} bytes")
+    data = _read_capped(p, MAX_RX_BYTES, "prescription")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -518,13 +524,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def read_program_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a program document and verify both checksums (VerificationError on any mismatch)."""
     p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            data = fh.read(MAX_PROGRAM_JSON_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{p}: cannot read the program ({exc.strerror or exc})") from None
-    if len(data) > MAX_PROGRAM_JSON_BYTES:
-        raise UsageError(f"{p}: program file is larger than {MAX_PROGRAM_JSON_BYTES} bytes")
+    data = _read_capped(p, MAX_PROGRAM_JSON_BYTES, "program file")
     try:
         doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
