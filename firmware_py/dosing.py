@@ -18,13 +18,9 @@ except ImportError:
     TYPE_CHECKING = False  # type: ignore[misc]
 
 if TYPE_CHECKING:
-    from typing import Protocol
-
-    class RateSchedule(Protocol):
-        # What refill_forecast needs from firmware_py.schedule.Schedule (docs/architecture.md).
-        def integral_between(self, t0_s: int, t1_s: int) -> int: ...
-        def time_to_integral(self, t0_s: int, target: int) -> int: ...
-        def integral_ng_s_per_day(self) -> int: ...
+    # refill_forecast takes a firmware_py.schedule.Schedule; imported for mypy only, so the rig does not
+    # pay for it twice on a board.
+    from firmware_py.schedule import Schedule as RateSchedule
 
 
 PG_PER_NG = 1_000
