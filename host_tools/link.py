@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Protocol, cast
 
 import serial
+import serial.rfc2217
 
 try:  # pyserial's POSIX backend lets termios.error (not an OSError) out of flush() and buffer resets
     import termios
@@ -92,9 +93,11 @@ class Link:
     def open(cls, url: str, *, baudrate: int = DEFAULT_BAUDRATE) -> Link:
         """Open `url` with `serial.serial_for_url`. Raises `PortOpenError` naming the URL and the cause."""
         try:
-            port = serial.serial_for_url(
-                url, baudrate=baudrate, timeout=_POLL_S, write_timeout=DEFAULT_TIMEOUT_S
-            )
+            port = serial.serial_for_url(url, baudrate=baudrate, timeout=_POLL_S, do_not_open=True)
+            # rfc2217:// refuses to open with a write timeout (NotImplementedError): it writes to TCP.
+            if not isinstance(port, serial.rfc2217.Serial):
+                port.write_timeout = DEFAULT_TIMEOUT_S
+            port.open()
         except (serial.SerialException, OSError, ValueError) as exc:
             raise PortOpenError(f"port cannot be opened: {url}: {_reason(exc)}") from None
         return cls(cast(SerialPort, port), url)
