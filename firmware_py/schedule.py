@@ -50,6 +50,19 @@ def _period(value: object) -> int:
     return v
 
 
+def _step(i: int, st: object, period_s: int) -> tuple[int, int]:
+    # Validates steps[i]: a (start_s, dose_ng_per_day) pair on a whole minute in [0, period_s), rate > 0.
+    name = "steps[" + str(i) + "]"
+    if not isinstance(st, (list, tuple)) or len(st) != 2:
+        raise ScheduleError(name, st, "must be a (start_s, dose_ng_per_day) pair")
+    start = _minutes(name + ".start_s", st[0], 0, period_s)
+    rate = _int(name + ".dose_ng_per_day", st[1])
+    if rate <= 0:
+        # ITB-DIS-01: a zero or negative rate would stop therapy.
+        raise ScheduleError(name + ".dose_ng_per_day", st[1], "must be > 0 (never stop therapy)")
+    return (start, rate)
+
+
 def phase_of(t_s: int, period_s: int) -> int:
     # Absolute time (s since 1970-01-01 00:00) -> phase within the period.
     if period_s == S_PER_DAY:
@@ -63,50 +76,77 @@ class Schedule:
     __slots__ = ("_b", "_c", "_off", "_r", "_total", "period_s", "steps")
 
     def __init__(self, period_s: int, steps: list[tuple[int, int]]) -> None:
-        period_s = _period(period_s)
+        # One pass over the steps: a plain (int, int) tuple that is in range is taken as is; anything
+        # else goes through _step, which raises the same errors in the same order (or accepts a list pair
+        # or an int subclass). The sort is skipped when the starts already increase strictly.
+        if type(period_s) is not int or period_s not in PERIODS_S:
+            period_s = _period(period_s)
         if not isinstance(steps, (list, tuple)) or not steps:
             raise ScheduleError("steps", steps, "must be a non-empty list of (start_s, dose_ng_per_day)")
         raw = []
-        for i in range(len(steps)):
-            st = steps[i]
-            name = "steps[" + str(i) + "]"
-            if not isinstance(st, (list, tuple)) or len(st) != 2:
-                raise ScheduleError(name, st, "must be a (start_s, dose_ng_per_day) pair")
-            start = _minutes(name + ".start_s", st[0], 0, period_s)
-            rate = _int(name + ".dose_ng_per_day", st[1])
-            if rate <= 0:
-                # ITB-DIS-01: a zero or negative rate would stop therapy.
-                raise ScheduleError(name + ".dose_ng_per_day", st[1], "must be > 0 (never stop therapy)")
-            raw.append((start, rate))
-        raw.sort()
-        for i in range(1, len(raw)):
-            if raw[i][0] == raw[i - 1][0]:
-                raise ScheduleError("steps", raw[i][0], "has two steps starting at the same time")
-        merged = [raw[0]]
-        for st in raw[1:]:
-            if st[1] != merged[-1][1]:
+        prev = -1
+        ordered = True
+        for i, st in enumerate(steps):
+            if (
+                type(st) is tuple
+                and len(st) == 2
+                and type(st[0]) is int
+                and type(st[1]) is int
+                and 0 <= st[0] < period_s
+                and not st[0] % S_PER_MIN
+                and st[1] > 0
+            ):
+                pair = st
+            else:
+                pair = _step(i, st, period_s)
+            if pair[0] <= prev:
+                ordered = False
+            prev = pair[0]
+            raw.append(pair)
+        if not ordered:
+            raw.sort()
+            for i in range(1, len(raw)):
+                if raw[i][0] == raw[i - 1][0]:
+                    raise ScheduleError("steps", raw[i][0], "has two steps starting at the same time")
+        # Merge equal neighbours (and last -> first: the last step runs on into the first one's time).
+        first_rate = raw[0][1]
+        last_rate = raw[-1][1]
+        merged = []
+        rate = 0
+        for st in raw:
+            if st[1] != rate:
                 merged.append(st)
-        if len(merged) > 1 and merged[-1][1] == merged[0][1]:
-            merged.pop(0)  # the last step runs on into the first one's time
+                rate = st[1]
+        if len(merged) > 1 and last_rate == first_rate:
+            merged.pop(0)
         if len(merged) == 1:
             merged = [(0, merged[0][1])]
         self.period_s = period_s
         self.steps = merged
         self._off = WEEK_OFFSET_S if period_s == S_PER_WEEK else 0
         # Segments covering [0, period): bounds _b[i] .. _b[i + 1] at rate _r[i]; _c[i] = integral 0 .. _b[i].
-        b = [st[0] for st in merged]
-        r = [st[1] for st in merged]
-        if b[0] != 0:
-            b.insert(0, 0)
-            r.insert(0, merged[-1][1])
+        if merged[0][0]:
+            b = [0]
+            r = [merged[-1][1]]
+        else:
+            b = []
+            r = []
+        for st in merged:
+            b.append(st[0])
+            r.append(st[1])
         b.append(period_s)
         c = [0]
+        acc = 0
+        lo = 0
         for i in range(len(r)):
-            c.append(c[i] + r[i] * (b[i + 1] - b[i]))
+            hi = b[i + 1]
+            acc += r[i] * (hi - lo)
+            c.append(acc)
+            lo = hi
         self._b = b
         self._r = r
         self._c = c
-        self._total = c[-1]
+        self._total = acc
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schedule):
