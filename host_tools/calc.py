@@ -63,9 +63,9 @@ def verify(  # noqa: PLR0917
     qt.check_kind(key, core, kind, internal=True)
     qt.check_kind(key, independent, kind, internal=True)
     qt.check_kind(key, bound, kind, internal=True)
-    unit = str(bound.units)
-    diff = qt.exact(independent, unit) - qt.exact(core, unit)
     b = Fraction(bound.magnitude)
+    unit = _unit_text(bound)
+    diff = qt.exact(independent, unit) - qt.exact(core, unit)
     if rounding == "floor":
         ok = 0 <= diff < b
     elif rounding == "ceil":
@@ -74,13 +74,39 @@ def verify(  # noqa: PLR0917
         ok = diff == 0
     else:
         raise InternalError(f"{key}: unknown rounding {rounding!r}")
-    bound_text = qt.fmt(bound, qt.short_unit(bound), 6)
     if not ok:
         raise InternalError(
             f"{key}: core result {qt.fmt(core, unit, 6)} disagrees with the pint re-computation "
-            f"{qt.fmt(independent, unit, 6)} beyond the rounding bound ({rounding}, {bound_text})"
+            f"{qt.fmt(independent, unit, 6)} beyond the rounding bound ({rounding}, {_bound_text(bound)})"
         )
-    return Check(key, rounding, "0" if rounding == "exact" else bound_text)
+    return Check(key, rounding, "0" if rounding == "exact" else _bound_text(bound))
+
+
+# The texts of a bound depend only on its magnitude and unit, and the same few bounds (1 nL/day, 1 ng/h,
+# ...) recur in every calculation: each text is built once, when first needed, instead of on every check.
+_UNIT_TEXT: dict[Any, str] = {}
+_BOUND_TEXT: dict[tuple[Fraction, Any], str] = {}
+_MAX_CACHED = 256
+
+
+def _unit_text(bound: Quantity) -> str:
+    units = bound._units  # pint's hashable UnitsContainer
+    text = _UNIT_TEXT.get(units)
+    if text is None:
+        if len(_UNIT_TEXT) >= _MAX_CACHED:
+            _UNIT_TEXT.clear()
+        text = _UNIT_TEXT[units] = str(bound.units)
+    return text
+
+
+def _bound_text(bound: Quantity) -> str:
+    key = (Fraction(bound.magnitude), bound._units)
+    text = _BOUND_TEXT.get(key)
+    if text is None:
+        if len(_BOUND_TEXT) >= _MAX_CACHED:
+            _BOUND_TEXT.clear()
+        text = _BOUND_TEXT[key] = qt.fmt(bound, qt.short_unit(bound), 6)
+    return text
 
 
 @dataclass(frozen=True)

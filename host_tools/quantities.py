@@ -50,6 +50,11 @@ __all__ = [
 ]
 
 _REGISTRY: list[Any] = []
+# Parsed once per registry: unit text -> pint Unit, kind name -> dimensionality (pint re-parses text on
+# every use otherwise, which dominated a calculation's time).
+_UNITS: dict[str, Any] = {}
+_DIMS: dict[str, Any] = {}
+_MAX_CACHED = 512  # unit texts come from code and from users; a runaway set of texts is not kept
 
 
 def registry() -> UnitRegistry:
@@ -186,11 +191,28 @@ def parse(field: str, text: str, kind: str, *, allow_zero: bool = False) -> Quan
 
 
 def _kind_of(qty: Quantity) -> str | None:
-    reg = registry()
     for spec in KINDS.values():
-        if qty.dimensionality == reg.get_dimensionality(spec.dimensionality):
+        if qty.dimensionality == _dimensionality(spec.name):
             return spec.name
     return None
+
+
+def _unit(text: str) -> Any:
+    """The pint Unit for ``text``, parsed once and cached (the same Unit ``parse_units`` gives)."""
+    u = _UNITS.get(text)
+    if u is None:
+        u = registry().parse_units(text)
+        if len(_UNITS) >= _MAX_CACHED:
+            _UNITS.clear()
+        _UNITS[text] = u
+    return u
+
+
+def _dimensionality(kind: str) -> Any:
+    dim = _DIMS.get(kind)
+    if dim is None:
+        dim = _DIMS[kind] = registry().get_dimensionality(KINDS[kind].dimensionality)
+    return dim
 
 
 def check_kind(
@@ -198,7 +220,7 @@ def check_kind(
 ) -> None:
     """Raise unless ``qty`` has the dimensionality of ``kind``: UsageError, or InternalError if internal."""
     spec = KINDS[kind]
-    if qty.dimensionality == registry().get_dimensionality(spec.dimensionality):
+    if qty.dimensionality == _dimensionality(kind):
         return
     shown = text.strip() if text is not None else str(qty)
     found = _kind_of(qty)
@@ -210,12 +232,12 @@ def check_kind(
 
 def q(value: int | Fraction, unit: str) -> Quantity:
     """An exact pint quantity ``value unit`` (value an int or a Fraction)."""
-    return registry().Quantity(Fraction(value), unit)
+    return registry().Quantity(Fraction(value), _unit(unit))
 
 
 def exact(qty: Quantity, unit: str) -> Fraction:
     """The exact magnitude of ``qty`` in ``unit`` as a Fraction."""
-    return Fraction(qty.to(unit).magnitude)
+    return Fraction(qty.to(_unit(unit)).magnitude)
 
 
 def to_base(field: str, qty: Quantity, kind: str) -> int:
