@@ -177,8 +177,8 @@ def run(size: Size) -> Result:
         f"{per_case_us:.0f} µs per computed case, of which the library check is "
         f"{t_library / max(1, n) * 1e6:.0f} µs. A profile of `calc.rate` on {shares['calls']} of the cases "
         f"puts {shares['pint_parse_units']:.0%} of its time in pint parsing unit strings "
-        f'(`_parse_units_as_container`: every `q(x, "nL/day")` and `.to("nL/day")` re-parses its '
-        f"unit text), {shares['verify']:.0%} in `calc.verify` (of which {shares['fmt']:.0%} is formatting "
+        f"(`_parse_units_as_container`; host_tools caches each parsed unit text), "
+        f"{shares['verify']:.0%} in `calc.verify` (of which {shares['fmt']:.0%} is formatting "
         "text with `quantities.fmt`"
         + (", done even when the check passes" if shares["fmt"] > 0.01 else "")
         + f") and {shares['core_flow']:.1%} in "
