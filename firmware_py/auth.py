@@ -1,7 +1,14 @@
-# HMAC-SHA256 (RFC 2104) on hashlib.sha256, for the program-changing commands of the wire protocol.
+# HMAC-SHA256 (RFC 2104) on hashlib.sha256, and the sessions that bind every MAC to one rig challenge.
 # Built here rather than on the hmac module, which not every MicroPython build has; a CPython test checks
 # it against the stdlib hmac and RFC 4231. The key lives only inside an Auth object: never printed,
 # logged, echoed or shown by repr.
+#
+# A session starts when the rig answers SES with a fresh random challenge (SID, 16 bytes as 32 hex
+# digits). Every program-changing frame of the session carries MAC = the first 16 bytes of
+# HMAC-SHA256(key, SID + " " + body) as 32 hex digits (RFC 2104 section 5 truncation to 128 bits), and a
+# counter (the frame's SEQ) that rises within the session. A frame from another session, before or after
+# a reset, a rollback of the rig's state or a reconnect, can never be valid, and a new session always
+# starts with the whole counter space.
 
 import hashlib
 
@@ -77,3 +84,30 @@ class Auth:
 
     def check(self, msg: bytes, mac_hex: str) -> bool:
         return same(self.mac(msg), mac_hex)
+
+
+MAC_HEX = 32  # digits of a session MAC
+SID_BYTES = 16
+
+
+class Session:
+    # The host's or the rig's half of one session: the shared key's Auth and the rig's challenge.
+    __slots__ = ("_auth", "sid")
+
+    def __init__(self, auth: Auth, sid: str) -> None:
+        if len(sid) != 2 * SID_BYTES or any(c not in _HEX for c in sid):
+            raise InputError("sid", sid, "must be " + str(2 * SID_BYTES) + " lower-case hex digits")
+        self._auth = auth
+        self.sid = sid
+
+    def __repr__(self) -> str:
+        return "Session(" + self.sid[:8] + "...)"
+
+    def mac(self, body: bytes) -> str:
+        return self._auth.mac(self.sid.encode() + b" " + body)[:MAC_HEX]
+
+    def check(self, body: bytes, mac_hex: str) -> bool:
+        return same(self.mac(body), mac_hex)
+
+
+Signer = Session

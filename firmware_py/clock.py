@@ -4,7 +4,7 @@
 
 import time
 
-from firmware_py.units import require_non_negative, require_positive
+from firmware_py.units import MS_PER_S, NS_PER_MS, require_non_negative, require_positive
 
 _ticks_ms = getattr(time, "ticks_ms", None)
 _ticks_diff = getattr(time, "ticks_diff", None)
@@ -15,8 +15,8 @@ def _ms() -> int:
     if _ticks_ms is not None:
         return int(_ticks_ms())
     if _mono_ns is not None:
-        return int(_mono_ns()) // 1_000_000
-    return int(time.time()) * 1000
+        return int(_mono_ns()) // NS_PER_MS
+    return int(time.time()) * MS_PER_S
 
 
 def _diff_ms(new: int, old: int) -> int:
@@ -56,7 +56,7 @@ class BoardClock:
         if d > 0:
             self._ms += d
         self._last = t
-        return self._base + self._ms // 1000
+        return self._base + self._ms // MS_PER_S
 
     def advance(self, s: int) -> int:
         raise NotImplementedError("a board clock follows real time")

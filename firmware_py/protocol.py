@@ -1,22 +1,32 @@
-# Wire protocol version 1 (docs/protocol.md): frames, CRC-16/CCITT-FALSE, the command table, NAK reasons.
+# Wire protocol version 2 (docs/protocol.md): frames, CRC-16/CCITT-FALSE, the command table, the status
+# field table, NAK reasons.
 #
 #   host -> rig  ">" BODY "*" CRC "\n"        rig -> host  "<" BODY "*" CRC "\n"
-#   BODY = SEQ " " CMD *(" " ARG) [" @" MAC]  (MAC = 64 lower-case hex HMAC-SHA256 of BODY before " @")
+#   BODY = SEQ " " CMD *(" " ARG) [" @" MAC]
+#   MAC = 32 lower-case hex digits: the first 16 bytes of HMAC-SHA256(key, SID " " BODY-before-" @"), where
+#   SID is the session's 32-hex-digit challenge from "SES" (firmware_py/auth.py).
 #
 # Nothing here touches a port: FrameParser is fed bytes and returns complete lines; parse_request and
 # parse_reply turn a line into fields or raise FrameError with the NAK reason code.
 
-from firmware_py.auth import Auth
 from firmware_py.errors import ProtocolError
 
-PROTO_VERSION = 1
+try:
+    from typing import TYPE_CHECKING
+except ImportError:
+    TYPE_CHECKING = False  # type: ignore[misc]
+if TYPE_CHECKING:
+    from firmware_py.auth import Signer
+
+PROTO_VERSION = 2
 MAX_FRAME = 640  # bytes, start char to "\n" inclusive
 MAX_BODY = MAX_FRAME - 7  # start char, "*", 4 CRC digits, "\n"
-MAC_LEN = 64
+MAC_LEN = 32
+SHA_LEN = 32  # hex digits of the program's SHA-256 that COM names
 SEQ_MAX = 2_147_483_647
 STAGE_MAX = 4_000  # staging buffer capacity, bytes (offsets have at most 4 digits)
 # STG data bytes that always fit one frame (10-digit SEQ, 4-digit offset, MAC); see docs/protocol.md.
-CHUNK = MAX_BODY - 10 - 4 - 72
+CHUNK = MAX_BODY - 10 - 4 - 8 - MAC_LEN  # "SEQ STG OFFSET DATA @MAC": 8 = " STG ", " ", " @"
 HOST_START = 0x3E  # ">"
 RIG_START = 0x3C  # "<"
 
@@ -25,6 +35,7 @@ CRC = "CRC"
 FORMAT = "FORMAT"
 LENGTH = "LENGTH"
 COMMAND = "COMMAND"
+SESSION = "SESSION"
 SEQ = "SEQ"
 AUTH = "AUTH"
 ARG = "ARG"
@@ -39,23 +50,37 @@ OVERRIDE = "OVERRIDE"
 STATE = "STATE"
 CONFIRM = "CONFIRM"
 STORE = "STORE"
-REASONS = (CRC, FORMAT, LENGTH, COMMAND, SEQ, AUTH, ARG, ORDER, INCOMPLETE, CHECKSUM, PROGRAM, LIMIT, CONC,
-           TITRATION, OVERRIDE, STATE, CONFIRM, STORE)
+MEMORY = "MEMORY"
+REASONS = (CRC, FORMAT, LENGTH, COMMAND, SESSION, SEQ, AUTH, ARG, ORDER, INCOMPLETE, CHECKSUM, PROGRAM, LIMIT,
+           CONC, TITRATION, OVERRIDE, STATE, CONFIRM, STORE, MEMORY)
 
-# Command table: name -> (needs MAC, min args, max args). Read-only commands need no MAC.
+# Command table: name -> (needs MAC, min args, max args). Read-only commands need no MAC and no session.
 COMMANDS = {
     "ID": (False, 0, 0),
     "ST": (False, 0, 0),
-    "RB": (False, 0, 1),
+    "RB": (False, 0, 2),
     "LG": (False, 0, 1),
+    "RJ": (False, 0, 0),
+    "HIS": (False, 0, 1),
+    "SES": (False, 0, 0),
     "STG": (True, 2, 2),
     "COM": (True, 2, 3),
     "RF": (True, 3, 3),
-    "ADV": (True, 1, 1),
+    "ADV": (True, 1, 2),
     "STP": (True, 2, 2),
     "BOL": (True, 2, 2),
 }
-CAPS = ("ID", "ST", "RB", "LG", "STG", "COM", "RF", "STP", "BOL", "ADV")
+CAPS = ("ID", "ST", "RB", "LG", "RJ", "HIS", "SES", "STG", "COM", "RF", "STP", "BOL", "ADV")
+
+# ST reply fields, in wire order: (key, attribute of the rig's and the client's status, is an int). An int
+# field may be "none" where it does not apply. Units: docs/protocol.md.
+STATUS_FIELDS = (
+    ("state", "state", False), ("t", "t_s", True), ("prog", "prog", False), ("res_nl", "reservoir_nl", True),
+    ("conc", "conc_ng_per_ul", True), ("rate", "rate_ng_per_day", True), ("del_ng", "delivered_ng", True),
+    ("del_nl", "delivered_nl", True), ("alarm", "alarm", False), ("t_alarm", "t_alarm_s", True),
+    ("t_empty", "t_empty_s", True), ("bolus_nl", "bolus_nl", True), ("staged", "staged", True),
+    ("t_com", "t_com_s", True), ("events", "events", True), ("chk", "chk", False),
+)  # fmt: skip
 
 _HEXU = "0123456789ABCDEF"
 _HEXL = "0123456789abcdef"
@@ -156,7 +181,8 @@ def parse_request(line: bytes) -> Request:
     last = toks[-1]
     if last[0] == "@":
         if len(last) != MAC_LEN + 1 or any(c not in _HEXL for c in last[1:]):
-            raise FrameError(FORMAT, seq, "mac", len(last) - 1, "must be @ and 64 lower-case hex digits")
+            raise FrameError(FORMAT, seq, "mac", len(last) - 1, "must be @ and " + str(MAC_LEN)
+                             + " lower-case hex digits")
         mac = last[1:]
         signed = body[: -(MAC_LEN + 2)]
         toks.pop()
@@ -165,7 +191,9 @@ def parse_request(line: bytes) -> Request:
     cmd = toks[1]
     spec = COMMANDS.get(cmd)
     if spec is None:
-        raise FrameError(COMMAND, seq, "command", cmd[:8], "is not a command of protocol 1")
+        raise FrameError(
+            COMMAND, seq, "command", cmd[:8], "is not a command of protocol " + str(PROTO_VERSION)
+        )
     nargs = len(toks) - 2
     if nargs < spec[1] or nargs > spec[2]:
         raise FrameError(ARG, seq, "arguments", nargs, cmd + " takes " + str(spec[1]) + ".." + str(spec[2]))
@@ -177,13 +205,13 @@ def frame(start: int, body: str) -> bytes:
     return bytes([start]) + b + b"*" + crc_hex(b).encode() + b"\n"
 
 
-def request(seq: int, cmd: str, args: list[str], auth: Auth | None = None) -> bytes:
-    # A host frame; with auth, the MAC over "SEQ CMD ARGS" is appended as " @<hex>".
+def request(seq: int, cmd: str, args: list[str], signer: "Signer | None" = None) -> bytes:
+    # A host frame; with a signer (a session), the MAC over "SEQ CMD ARGS" is appended as " @<hex>".
     body = str(seq) + " " + cmd
     if args:
         body += " " + " ".join(args)
-    if auth is not None:
-        body += " @" + auth.mac(body.encode())
+    if signer is not None:
+        body += " @" + signer.mac(body.encode())
     return frame(HOST_START, body)
 
 

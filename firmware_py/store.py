@@ -1,10 +1,15 @@
 # Persistence by atomic replace, with the previous generation kept as a fallback.
 #
-# A state is a list of (key, value) text pairs. The file holds "gen=<n>", one "key=value" line per pair and
-# a last line "sum=<sha256 hex of every byte before it>"; a file without a matching sum is ignored.
-# save():  1. write <prefix>.tmp (generation n+1) and flush
+# A state is a list of (key, value) pairs; a value is text, or a tuple of texts written joined by ";" (the
+# audit log, entry by entry). The file holds "gen=<n>", one "key=value" line per pair and a last line
+# "sum=<sha256 hex of every byte before it>"; a file without a matching sum is ignored.
+# save():  1. write <prefix>.tmp (generation n+1), streamed line by line with an incremental SHA-256, so the
+#             file is never built in RAM (a board has a heap of a few tens of KiB), and flush
 #          2. rename <prefix>.cur -> <prefix>.old (only when .cur is known good; else remove it)
 #          3. rename <prefix>.tmp -> <prefix>.cur
+# A save that fails with an error (a full flash, a MemoryError) leaves nothing that a later load() would take
+# for a newer state: the .tmp is removed and a .cur already moved to .old is put back. (A reset gives no
+# chance to clean up; load() handles that.)
 # load() takes the valid file with the highest generation among .cur, .tmp and .old (a reset at any point
 # above leaves at least one), finishes an interrupted save, and never overwrites the only good copy.
 # Uses only open/os.rename/os.remove (MicroPython has no os.path and no os.replace); the file system is
@@ -12,6 +17,7 @@
 
 import hashlib
 import os
+import sys
 
 from firmware_py.auth import to_hex
 from firmware_py.errors import InputError
@@ -21,10 +27,25 @@ try:
 except ImportError:
     TYPE_CHECKING = False  # type: ignore[misc]
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+
+    Value = str | tuple[str, ...]
+
+# MicroPython's hashlib and binary files take a str as a buffer (its UTF-8 bytes): a long value is then
+# written without an encoded copy. CPython needs bytes.
+_STR_IS_BUFFER = sys.implementation.name == "micropython"
 
 
 class OsFs:
+    def open_write(self, path: str) -> object:
+        # A binary file for a streamed write; the caller writes, flushes and closes it, then calls sync().
+        return open(path, "wb")
+
+    def sync(self) -> None:
+        sync = getattr(os, "sync", None)
+        if sync is not None:
+            sync()
+
     def read(self, path: str) -> bytes | None:
         try:
             with open(path, "rb") as f:
@@ -33,12 +54,13 @@ class OsFs:
             return None
 
     def write(self, path: str, data: bytes) -> None:
-        with open(path, "wb") as f:
-            f.write(data)
-            f.flush()
-        sync = getattr(os, "sync", None)
-        if sync is not None:
-            sync()
+        f = self.open_write(path)
+        try:
+            f.write(data)  # type: ignore[attr-defined]
+            f.flush()  # type: ignore[attr-defined]
+        finally:
+            f.close()  # type: ignore[attr-defined]
+        self.sync()
 
     def rename(self, src: str, dst: str) -> None:
         os.rename(src, dst)
@@ -50,14 +72,29 @@ class OsFs:
             return
 
 
-def encode_state(gen: int, pairs: list[tuple[str, str]]) -> bytes:
-    lines = ["gen=" + str(gen)]
+def _check(pairs: "Sequence[tuple[str, Value]]") -> None:
     for k, v in pairs:
-        if "=" in k or "\n" in k or "\n" in v:
+        parts = v if isinstance(v, tuple) else (v,)
+        if "=" in k or "\n" in k or any("\n" in p or (isinstance(v, tuple) and ";" in p) for p in parts):
             raise InputError("state." + k, v, "must be one line, key without '='")
-        lines.append(k + "=" + v)
-    body = ("\n".join(lines) + "\n").encode()
-    return body + b"sum=" + to_hex(hashlib.sha256(body).digest()).encode() + b"\n"
+
+
+class _Collect:
+    # A writer that keeps what it is given (encode_state's buffer).
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: object) -> None:
+        self.parts.append(data.encode() if isinstance(data, str) else bytes(data))  # type: ignore[call-overload]
+
+
+def encode_state(gen: int, pairs: "Sequence[tuple[str, Value]]") -> bytes:
+    # The file's bytes, as save() writes them.
+    _check(pairs)
+    c = _Collect()
+    h = hashlib.sha256()
+    _stream(c, h, gen, pairs)
+    return b"".join(c.parts) + b"sum=" + to_hex(h.digest()).encode() + b"\n"
 
 
 def decode_state(data: bytes | None) -> tuple[int, dict[str, str]] | None:
@@ -87,39 +124,59 @@ def decode_state(data: bytes | None) -> tuple[int, dict[str, str]] | None:
 
 
 class Store:
-    __slots__ = ("_cur_ok", "fs", "gen", "prefix")
+    __slots__ = ("_cur_ok", "fs", "gen", "prefix", "rolled_back")
 
     def __init__(self, prefix: str = "itb_state", fs: OsFs | None = None) -> None:
         self.prefix = prefix
         self.fs = fs if fs is not None else OsFs()
         self.gen = 0
         self._cur_ok = False
+        # After load(): the current copy existed but was damaged or rejected, so an older generation (.old)
+        # was loaded, or none: the newest acknowledged change may be lost (the rig says so).
+        self.rolled_back = False
 
     def _p(self, ext: str) -> str:
         return self.prefix + ext
 
-    def load(self, accept: "Callable[[dict[str, str]], object] | None" = None) -> dict[str, str] | None:
-        # The newest valid state. accept(pairs) may raise to reject a file whose content does not make
-        # sense to the caller; the next older one is tried.
+    def load(self, accept: "Callable[[dict[str, str]], object] | None" = None) -> object:
+        # The newest valid state: its pairs, or what accept(pairs) makes of them. accept may raise to reject
+        # a file whose content does not make sense to the caller; the next older one is tried.
+        # One file is held in memory at a time (a board's heap): first the generation of each valid file,
+        # then the files again, newest first, until one is accepted.
         found = []
+        cur_exists = False
         for ext in (".cur", ".tmp", ".old"):
-            d = decode_state(self.fs.read(self._p(ext)))
+            raw = self.fs.read(self._p(ext))
+            if ext == ".cur":
+                cur_exists = raw is not None
+            d = decode_state(raw)
+            raw = None
             if d is not None:
-                found.append((d[0], ext, d[1]))
+                found.append((d[0], ext))
+            d = None
         found.sort(key=lambda x: -x[0])
         best = None
-        for gen, ext, pairs in found:
+        for gen, ext in found:
+            d = decode_state(self.fs.read(self._p(ext)))
+            if d is None or d[0] != gen:  # changed under us: a file is only trusted as read
+                continue
+            pairs = d[1]
+            d = None
+            made: object = pairs
             if accept is not None:
                 try:
-                    accept(pairs)
+                    made = accept(pairs)
+                except MemoryError:  # no memory is no verdict on the file: never fall back to an older one
+                    raise
                 except Exception:  # any rejection means: try the older generation
                     continue
-            best = (gen, ext, pairs)
+            best = (gen, ext, made)
             break
         cur_valid = False
-        for gen, ext, _pairs in found:
+        for gen, ext in found:
             if ext == ".cur":
                 cur_valid = best is not None and gen <= best[0]
+        self.rolled_back = cur_exists and (best is None or best[1] == ".old")
         if best is None:
             self._cur_ok = False
             return None
@@ -136,14 +193,59 @@ class Store:
             self._cur_ok = best[1] == ".cur"
         return best[2]
 
-    def save(self, pairs: list[tuple[str, str]]) -> None:
-        data = encode_state(self.gen + 1, pairs)
-        self.fs.write(self._p(".tmp"), data)
-        if self._cur_ok:
-            self.fs.rename(self._p(".cur"), self._p(".old"))
-        else:
-            self.fs.remove(self._p(".cur"))
-        self._cur_ok = False
-        self.fs.rename(self._p(".tmp"), self._p(".cur"))
+    def save(self, pairs: "Sequence[tuple[str, Value]]") -> None:
+        _check(pairs)
+        fs = self.fs
+        tmp, cur, old = self._p(".tmp"), self._p(".cur"), self._p(".old")
+        moved = False
+        try:
+            f = fs.open_write(tmp)
+            try:
+                h = hashlib.sha256()
+                _stream(f, h, self.gen + 1, pairs)
+                f.write(b"sum=" + to_hex(h.digest()).encode() + b"\n")  # type: ignore[attr-defined]
+                f.flush()  # type: ignore[attr-defined]
+            finally:
+                f.close()  # type: ignore[attr-defined]
+            fs.sync()
+            if self._cur_ok:
+                fs.rename(cur, old)
+                moved = True
+            else:
+                fs.remove(cur)
+            self._cur_ok = False
+            fs.rename(tmp, cur)
+        except Exception:
+            # An error, not a reset: undo, so that nothing newer than the state before is left to load.
+            fs.remove(tmp)
+            if moved:
+                try:
+                    fs.rename(old, cur)
+                    self._cur_ok = True
+                except Exception:  # .old stays the newest valid copy; load() finds it
+                    pass
+            raise
         self._cur_ok = True
         self.gen += 1
+
+
+
+def _stream(f: object, h: object, gen: int, pairs: "Sequence[tuple[str, Value]]") -> None:
+    # The file's text before the sum line, written piece by piece to f and hashed by h.
+    _put(f, h, "gen=" + str(gen) + "\n")
+    for k, v in pairs:
+        _put(f, h, k + "=")
+        if isinstance(v, tuple):
+            for i in range(len(v)):
+                if i:
+                    _put(f, h, ";")
+                _put(f, h, v[i])
+        else:
+            _put(f, h, v)
+        _put(f, h, "\n")
+
+
+def _put(f: object, h: object, text: str) -> None:
+    data: object = text if _STR_IS_BUFFER else text.encode()
+    h.update(data)  # type: ignore[attr-defined]
+    f.write(data)  # type: ignore[attr-defined]

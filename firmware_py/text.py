@@ -39,3 +39,12 @@ def pct_decode(field: str, text: str) -> str:
         return bytes(raw).decode("utf-8")
     except UnicodeError:
         raise InputError(field, text, "is not UTF-8 once unescaped") from None
+
+
+def printable(text: str) -> bool:
+    # No C0/C1 control character and no DEL: text that a terminal shows as it is.
+    for ch in text:
+        c = ord(ch)
+        if c < 0x20 or 0x7F <= c < 0xA0:
+            return False
+    return True

@@ -22,6 +22,10 @@ S_PER_WEEK = 7 * S_PER_DAY
 H_PER_DAY = 24
 PERCENT = 100
 PERMILLE = 1_000
+PPM = 1_000_000
+PG_PER_NG = 1_000
+MS_PER_S = 1_000
+NS_PER_MS = 1_000_000
 
 
 def floor_div(num: int, den: int) -> tuple[int, int]:
@@ -42,6 +46,12 @@ def ceil_div(num: int, den: int) -> tuple[int, int]:
     return q, q * den - num
 
 
+def per_hour(per_day: int) -> tuple[int, int]:
+    # The one per-day -> per-hour conversion (display only; every stored rate is per day): rounded down,
+    # with the residue per day.
+    return floor_div(per_day, H_PER_DAY)
+
+
 def is_int(value: object) -> bool:
     # bool is an int subclass; a True dose is always a mistake.
     return isinstance(value, int) and not isinstance(value, bool)
@@ -51,6 +61,12 @@ def require_int(field: str, value: object) -> int:
     if not is_int(value):
         raise InputError(field, value, "must be an integer in the base unit its name states")
     return value  # type: ignore[return-value]
+
+
+def require_bool(field: str, value: object) -> bool:
+    if value is not True and value is not False:
+        raise InputError(field, value, "must be True or False")
+    return bool(value)
 
 
 def require_positive(field: str, value: object) -> int:
