@@ -12,8 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from firmware_py.errors import ItbError, LimitError
-from host_tools.errors import EXIT_REFUSED, EXIT_USAGE, HostError
+from host_tools.errors import EXIT_INTERRUPTED, EXIT_USAGE, ItbError
 
 # Modules that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES = ("host_tools.cli_calc", "host_tools.cli_rig", "host_tools.trace")
@@ -35,13 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -51,18 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Handler = args.func
     try:
         return func(args)
-    except HostError as exc:
+    except ItbError as exc:
+        # The one place an error becomes text: "itb: <message>" and the error's exit code.
         print(f"itb: {exc}", file=sys.stderr)
         return exc.exit_code
-    except LimitError as exc:
-        print(f"itb: refused: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except ItbError as exc:
-        print(f"itb: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("itb: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`itb log --json | head`): stop quietly, as Unix tools do. Point stdout at
         # devnull so the interpreter's final flush does not raise again.

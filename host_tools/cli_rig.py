@@ -19,15 +19,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from firmware_py import bridge as fw_bridge
+from firmware_py import config as fw_config
 from firmware_py import program as fw_program
 from firmware_py import units
+from firmware_py.rig import ROLLBACK
 from firmware_py.schedule import rows as schedule_rows
-from host_tools import keys
-from host_tools.bench import ProgramSource, load_program_source, run_bench, summary
-from host_tools.client import DEFAULT_RETRIES, LogEntry, Refill, RigClient, RigStatus
-from host_tools.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError
+from host_tools import cliargs, display, keys
+from host_tools.bench import run_bench, summary
+from host_tools.client import DEFAULT_RETRIES, RigClient, describe
+from host_tools.errors import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    CommError,
+    InterruptedLoadError,
+    RefusedError,
+    UsageError,
+)
 from host_tools.link import DEFAULT_TIMEOUT_S
-from host_tools.virtual_rig import DEFAULT_START_S, VirtualRig
+from host_tools.replies import LogEntry, Refill, RigRefusedError, RigStatus
+from host_tools.source import Source
+from host_tools.virtual_rig import DEFAULT_START_S, VIRTUAL_CONFIG, VirtualRig
 
 DEFAULT_STATE_DIR = "itb-rig-state"
 KEY_FILE_NAME = "itb_key.hex"
@@ -51,49 +64,6 @@ def rig_time(t_s: int | None) -> str:
     return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def mcg_day(ng_per_day: int) -> str:
-    return units.fmt_scaled(ng_per_day, units.NG_PER_MCG, 3) + " mcg/day"
-
-
-def mcg_hour(ng_per_day: int) -> str:
-    # Per hour derived from the stored per-day rate, truncated (never shown higher than it is).
-    return units.fmt_scaled(ng_per_day, units.NG_PER_MCG * units.H_PER_DAY, 3) + " mcg/h"
-
-
-def ml(nl: int) -> str:
-    return units.fmt_scaled(nl, units.NL_PER_ML, 3) + " mL"
-
-
-def program_lines(p: fw_program.Program | None, data: bytes | None) -> list[tuple[str, str]]:
-    """(field, value) rows describing a program for the side-by-side display."""
-    if p is None or data is None:
-        return [("program", "none")]
-    total = p.schedule.day_total(0)[0]
-    out = [
-        ("program", fw_program.short_id(data)),
-        ("label", p.label or "-"),
-        ("drug", f"{p.drug} {p.conc_ng_per_ul} mcg/mL"),
-        ("concentration", f"{p.conc_ng_per_ul} mcg/mL"),
-        ("patient", f"{p.origin}, {p.age_years} y"),
-        ("pump", f"{p.pump_kind}, {ml(p.reservoir_nl)}, alarm {ml(p.alarm_nl)}"),
-        ("phase", p.phase),
-        ("base rate", f"{mcg_day(p.base_dose_ng_per_day)} = {mcg_hour(p.base_dose_ng_per_day)}"),
-    ]
-    for i, (a, b, d) in enumerate(schedule_rows(p.schedule)):
-        out.append((f"step {i + 1}", f"{a}-{b} {mcg_day(d)} = {mcg_hour(d)}"))
-    if p.schedule.period_s == units.S_PER_DAY:
-        out.append(("daily total", units.fmt_scaled(total, units.NG_PER_MCG, 3) + " mcg"))
-    else:
-        days = [p.schedule.day_total(i)[0] for i in range(7)]
-        out.append(
-            ("daily totals", " ".join(units.fmt_scaled(x, units.NG_PER_MCG, 3) for x in days) + " mcg")
-        )
-    for rid, reason in p.overrides:
-        out.append((f"override {rid}", reason))
-    out.append(("checksum", fw_program.checksum(data)))
-    return out
-
-
 def program_json(p: fw_program.Program | None, data: bytes | None) -> dict[str, Any] | None:
     if p is None or data is None:
         return None
@@ -105,28 +75,12 @@ def program_json(p: fw_program.Program | None, data: bytes | None) -> dict[str, 
         "concentration": {"value": p.conc_ng_per_ul, "unit": "mcg/mL"},
         "phase": p.phase,
         "steps": [
-            {"start": a, "end": b, "dose_ng_per_day": d, "per_day": mcg_day(d), "per_hour": mcg_hour(d)}
+            {"start": a, "end": b, "dose_ng_per_day": d, "per_day": display.mcg_per_day(d),
+             "per_hour": display.mcg_per_hour(d)}
             for a, b, d in schedule_rows(p.schedule)
         ],
         "daily_total_ng": [p.schedule.day_total(i)[0] for i in range(p.schedule.period_s // units.S_PER_DAY)],
     }
-
-
-def side_by_side(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> str:
-    """Old and new program in two columns; `*` marks a row that changes."""
-    keys_in_order: list[str] = []
-    for k, _ in old + new:
-        if k not in keys_in_order:
-            keys_in_order.append(k)
-    o, n = dict(old), dict(new)
-    width = max(len(k) for k in keys_in_order)
-    col = max([len("old (on the rig)")] + [len(v) for v in o.values()])
-    lines = [f"  {'':<{width}}  {'old (on the rig)':<{col}}  new (to load)"]
-    for k in keys_in_order:
-        a, b = o.get(k, "-"), n.get(k, "-")
-        mark = "*" if a != b else " "
-        lines.append(f"{mark} {k:<{width}}  {a:<{col}}  {b}")
-    return "\n".join(lines)
 
 
 def status_lines(st: RigStatus, client: RigClient) -> list[str]:
@@ -135,22 +89,33 @@ def status_lines(st: RigStatus, client: RigClient) -> list[str]:
     out = [
         f"{head} on {client.link.url}",
         f"state {st.state}, program {st.prog or 'none'}, alarm {st.alarm}",
-        f"rig time {rig_time(st.t_s)}; last commit {rig_time(st.t_commit_s)}",
-        f"rate {mcg_day(st.rate_ng_per_day)} = {mcg_hour(st.rate_ng_per_day)}",
-        f"reservoir {ml(st.reservoir_nl)} at {st.conc_ng_per_ul} mcg/mL; since the last fill delivered "
-        f"{units.fmt_scaled(st.delivered_ng, units.NG_PER_MCG, 3)} mcg = {ml(st.delivered_nl)}",
+        f"rig time {rig_time(st.t_s)}; last commit {rig_time(st.t_com_s)}",
+        f"rate {display.dose(st.rate_ng_per_day)}",
+        f"reservoir {display.ml(st.reservoir_nl)} at {display.conc(st.conc_ng_per_ul)}; since the last fill "
+        f"delivered {display.mcg(st.delivered_ng)} = {display.ml(st.delivered_nl)}",
         f"low-reservoir alarm at {rig_time(st.t_alarm_s)}; empty at {rig_time(st.t_empty_s)}",
     ]
     if st.bolus_nl:
-        out.append(f"bridge bolus: {ml(st.bolus_nl)} still to deliver")
+        out.append(f"bridge bolus: {display.ml(st.bolus_nl)} still to deliver")
     if st.staged:
         out.append(f"staged (not active): {st.staged} bytes")
+    if st.chk != "ok":
+        parts = st.chk.split("+")
+        if ROLLBACK in parts:
+            out.append("boot check: the newest copy of the rig's state was damaged, so the rig runs the copy "
+                       "before it: the last change (a commit, a refill or a stop) may be lost; check the "
+                       "program and the reservoir, then commit")
+        rules = [p for p in parts if p != ROLLBACK]
+        if rules:
+            out.append(f"boot check: the stored program fails {', '.join(rules)} (delivery goes on)")
     return out
 
 
 def log_line(e: LogEntry) -> str:
-    detail = " ".join(f"{k}={v}" if v else k for k, v in e.detail.items())
-    return f"{e.index:>6}  {rig_time(e.t_s)}  {e.kind:<9} {detail}"
+    # Everything but the index and the time comes from the rig as text: shown escaped (display.shown).
+    detail = " ".join(f"{display.shown(k)}={display.shown(v)}" if v else display.shown(k)
+                      for k, v in e.detail.items())
+    return f"{e.index:>6}  {rig_time(e.t_s)}  {display.shown(e.kind):<9} {detail}"
 
 
 # -- connecting -------------------------------------------------------------------------------------------
@@ -173,38 +138,94 @@ def rig_session(
 ) -> Iterator[tuple[RigClient, bool]]:
     """A connected client: to `--port`, or to a built-in virtual rig started for this command.
 
-    Yields (client, builtin)."""
+    Yields (client, builtin). For a command that changes the rig (need_key), a communication failure says
+    what the rig was left running (`CommError.rig_state`)."""
     timeout_s, retries = args.timeout, args.retries
     if timeout_s <= 0 or retries < 0:
         raise UsageError(f"--timeout must be > 0 and --retries >= 0 (got {timeout_s}, {retries})")
-    if args.port:
-        key = _key_for(args, need_key)
-        client = RigClient.connect(args.port, key, timeout_s=timeout_s, retries=retries)
-        try:
-            yield client, False
-        finally:
-            client.close()
-        return
-    vr = VirtualRig(transport="pty", start_s=start_s if start_s is not None else DEFAULT_START_S)
+    vr: VirtualRig | None = None
+    client: RigClient | None = None
     try:
-        vr.start()
-        _err(f"itb: no --port: using a built-in virtual rig on {vr.url} (state discarded on exit)")
-        client = RigClient.connect(vr.url, vr.key, timeout_s=timeout_s, retries=retries)
-        try:
-            yield client, True
-        finally:
-            client.close()
+        if args.port:
+            url, key = args.port, _key_for(args, need_key)
+        else:
+            vr = VirtualRig(transport="pty", start_s=start_s if start_s is not None else DEFAULT_START_S)
+            vr.start()
+            _err(f"itb: no --port: using a built-in virtual rig on {vr.url} (state discarded on exit)")
+            url, key = vr.url, vr.key
+        client = RigClient.connect(url, key, timeout_s=timeout_s, retries=retries)
+        yield client, vr is not None
+    except CommError as exc:
+        if not need_key or exc.rig_state is not None:
+            raise
+        state = client.left_running() if client is not None else "its program, unchanged: nothing was sent"
+        raise type(exc)(exc.detail, state) from None
     finally:
-        vr.close()
+        if client is not None:
+            client.close()
+        if vr is not None:
+            vr.close()
 
 
 # -- commands ---------------------------------------------------------------------------------------------
 
 
-def _cmd_rig(args: argparse.Namespace) -> int:
+def _load_source(path: str) -> Source:
+    from host_tools import rx  # noqa: PLC0415 (pint and TOML only when a file is loaded)
+
+    return rx.load_source(path)
+
+
+def _cmd_rig_board(args: argparse.Namespace) -> int:
+    from host_tools.board import EmulatedBoard  # noqa: PLC0415 (only with --board)
+
     state_dir = Path(args.state_dir)
     key_path = keys.key_file_from(args.key_file) or str(state_dir / KEY_FILE_NAME)
     key, created = keys.load_or_create_key_file(key_path)
+    board = EmulatedBoard(args.board, state_dir / f"board-{args.board}", heap=args.heap)
+    if not board.provisioned():
+        print(f"itb rig: provisioning a new {args.board} board (key, itb_rig.cfg, main.py)", flush=True)
+        board.provision(key)
+    try:
+        board.start()
+        print(
+            f"itb rig: serving the rig firmware on an emulated {args.board} board on {board.url}", flush=True
+        )
+        print(f"itb rig: image {board.image}; flash/file system in {board.dir.resolve()}")
+        print(f"itb rig: key file {Path(key_path).resolve()} ({'created' if created else 'read'}, mode 0600)")
+        print(
+            f"itb rig: e.g. ITB_RIG_KEY_FILE={key_path} itb status --port {board.url}; Ctrl-C stops",
+            flush=True,
+        )
+        while board.running:
+            time.sleep(0.5)
+        print(f"itb rig: the board exited: {board.output[-3:]}", flush=True)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("itb rig: stopped", flush=True)
+    finally:
+        board.stop()
+    return EXIT_OK
+
+
+def _cmd_rig(args: argparse.Namespace) -> int:
+    if args.board:
+        return _cmd_rig_board(args)
+    state_dir = Path(args.state_dir)
+    key_path = keys.key_file_from(args.key_file) or str(state_dir / KEY_FILE_NAME)
+    key, created = keys.load_or_create_key_file(key_path)
+    cfg_path = state_dir / fw_config.CONFIG_FILE
+    if cfg_path.exists():
+        try:
+            config = fw_config.parse(cfg_path.read_text())
+        except (OSError, UnicodeError) as exc:
+            raise UsageError(f"{cfg_path}: cannot be read: {exc}") from None
+        except ValueError as exc:
+            raise UsageError(f"{cfg_path}: {exc}") from None
+    else:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        config = VIRTUAL_CONFIG
+        cfg_path.write_text(config.text())
     start = DEFAULT_START_S
     if args.start:
         try:
@@ -214,13 +235,17 @@ def _cmd_rig(args: argparse.Namespace) -> int:
         start = (day - dt.date(1970, 1, 1)).days * units.S_PER_DAY
     transport = "tcp" if args.tcp is not None else "pty"
     vr = VirtualRig(
-        transport=transport, port=args.tcp or 0, state_dir=state_dir, key=key, start_s=start, durable=True
+        transport=transport, port=args.tcp or 0, state_dir=state_dir, key=key, start_s=start, durable=True,
+        config=config,
     )
     try:
         st = vr.rig.status()
         print(f"itb rig: serving the virtual rig on {vr.url}", flush=True)
         print(f"itb rig: key file {Path(key_path).resolve()} ({'created' if created else 'read'}, mode 0600)")
         print(f"itb rig: state in {state_dir.resolve()}; program {st.prog or 'none'}, state {st.state}")
+        print(
+            f"itb rig: configuration {cfg_path.resolve()}: " + " ".join(f"{k}={v}" for k, v in config.pairs())
+        )
         print(
             f"itb rig: e.g. ITB_RIG_KEY_FILE={key_path} itb status --port {vr.url}; Ctrl-C stops", flush=True
         )
@@ -254,8 +279,8 @@ def _cmd_readback(args: argparse.Namespace) -> int:
         if args.json:
             _print_json({"prog": st.prog, "program": program_json(prog, data)})
         else:
-            for k, v in program_lines(prog, data):
-                print(f"{k:<14} {v}")
+            for k, v in display.program_rows(prog, data):
+                print(f"{k:<14} {display.shown(v)}")
             if data is not None:
                 print(f"{'encoding':<14} {data.decode('ascii')}")
     return EXIT_OK
@@ -287,8 +312,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             else:
                 print(
                     f"{rig_time(st.t_s)}  {st.state:<8} prog {st.prog or 'none':<16}  "
-                    f"{mcg_day(st.rate_ng_per_day)} = {mcg_hour(st.rate_ng_per_day)}  "
-                    f"reservoir {ml(st.reservoir_nl)}  alarm {st.alarm}",
+                    f"{display.dose(st.rate_ng_per_day)}  "
+                    f"reservoir {display.ml(st.reservoir_nl)}  alarm {st.alarm}",
                     flush=True,
                 )
     return EXIT_OK
@@ -323,8 +348,9 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
     if not args.yes and not isatty():
         # Refuse before touching the rig: nobody can confirm.
         raise UsageError("refusing to load without confirmation: stdin is not a terminal; pass --yes")
-    source = load_program_source(args.program)
-    data = source.data
+    cliargs.requires(args, "--residual", "--fill", lambda a: bool(a.fill))
+    source = _load_source(args.program)
+    data = source.encoding
     new = fw_program.decode(data)
     residual = _parse_volume("--residual", args.residual)
     with rig_session(args, need_key=True, start_s=source.fill_start_s) as (client, builtin):
@@ -340,21 +366,37 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
                     "add --fill [--residual VOLUME]"
                 )
             measured = residual if residual is not None else (st.reservoir_nl if st.conc_ng_per_ul else 0)
-            refill = Refill(new.reservoir_nl, new.conc_ng_per_ul, measured)
-        table = side_by_side(program_lines(old, old_data), program_lines(new, data))
+            capacity = client.info.config.reservoir_nl if client.info else new.reservoir_nl
+            refill = Refill(capacity, new.conc_ng_per_ul, measured)
+        table = display.side_by_side(display.program_rows(old, old_data), display.program_rows(new, data))
         fill_note = (
-            f"with a fill of {ml(refill.added_nl)} at {refill.conc_ng_per_ul} mcg/mL "
-            f"(measured residual {ml(refill.measured_residual_nl)})"
+            f"with a fill of {display.ml(refill.added_nl)} at {display.conc(refill.conc_ng_per_ul)} "
+            f"(measured residual {display.ml(refill.measured_residual_nl)})"
             if refill
             else "without a refill"
         )
+        decision = client.decide(new, st)
+        changed = refill is not None and 0 < st.conc_ng_per_ul != new.conc_ng_per_ul
+        bridge = _bridge_plan(client, new, st.conc_ng_per_ul,
+                              st.t_s) if changed and not args.no_bridge else None
         if not args.json:
-            print(table)
+            print(display.shown(table, keep="\n"))
             print(f"  {fill_note}")
+            if bridge is not None:
+                print(f"  then a bridge bolus (ITB-BRG-01): {display.ml(bridge[0])} of the old "
+                      f"{display.conc(st.conc_ng_per_ul)} drug over {display.duration(bridge[1])}, clearing "
+                      "the pump's tubing and catheter at the old drug's flow")
+            print(f"  {decision.message()}")
+        if not decision.allowed:
+            raise RefusedError("", None, decision.message(), decision.rule_ids())
         if not _confirm(args.yes):
-            _err(f"itb: not loaded (declined); rig left running: {client.rig_state}")
-            return EXIT_REFUSED
-        result = client.load(data, refill)
+            raise RefusedError("", None, "not loaded: declined at the confirmation (rig left running: "
+                               f"{describe(st.prog)}, unchanged: nothing was sent)")
+        try:
+            result = client.load(data, refill)
+        except KeyboardInterrupt:
+            state = client.state_after_failure(st.prog, fw_program.short_id(data))
+            raise InterruptedLoadError(f"interrupted during the load (rig left running: {state})") from None
         if args.json:
             _print_json(
                 {
@@ -367,13 +409,44 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
         else:
             print(
                 f"loaded program {result.new_prog} (was {result.old_prog or 'none'}) at rig time "
-                f"{rig_time(result.t_commit_s)}; read back {len(result.readback)} bytes, every field matches"
+                f"{rig_time(result.t_commit_s)}; verified: the rig runs program {result.new_prog} and "
+                f"{len(data[result.sample_offset : result.sample_offset + 32])} bytes read back at offset "
+                f"{result.sample_offset} match"
             )
+            if result.pocket:
+                print("  pocket fill suspected: the measured residual differs from the rig's expected one "
+                      "by more than the threshold (ITB-REF-02)")
+        if bridge is not None:
+            _give_bridge(client, bridge, args.json)
     return EXIT_OK
 
 
+def _bridge_plan(client: RigClient, new: fw_program.Program, old_conc: int, t_s: int) -> tuple[int, int]:
+    # The bridge bolus after a change of concentration: the rig's dead volume of old drug, no faster than
+    # the rate the new program runs now (the rig checks it at every instant of the bolus).
+    cfg = client.info.config if client.info else None
+    internal = cfg.internal_nl if cfg else new.internal_nl
+    cath = cfg.catheter_mm if cfg else new.catheter_mm
+    dead = fw_bridge.bridge(internal, cath, old_conc, new.conc_ng_per_ul,
+                            new.base_dose_ng_per_day).dead_volume_nl
+    return dead, fw_bridge.bolus_duration_s(dead, old_conc, new.schedule.rate_at(t_s))
+
+
+def _give_bridge(client: RigClient, bridge: tuple[int, int], as_json: bool) -> None:
+    try:
+        ack = client.bolus(*bridge)
+    except RigRefusedError as exc:
+        # The load stands; the bolus did not run (e.g. it would cross a step of the schedule).
+        _err(f"itb: the bridge bolus was refused ({exc}); the old drug in the tubing reaches the patient "
+             "at the new flow until it has cleared")
+        return
+    if not as_json:
+        print(f"bridge bolus running until rig time {rig_time(ack.t_end_s)} at "
+              f"{display.dose(ack.rate_ng_per_day)}")
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
-    source = load_program_source(args.program)
+    source = _load_source(args.program)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out: {out_dir} exists and is not a directory")
@@ -452,6 +525,13 @@ def register(sub: Any) -> None:
         "--key-file", metavar="PATH", help=f"key file to read or create (default STATE_DIR/{KEY_FILE_NAME})"
     )
     p.add_argument("--start", metavar="YYYY-MM-DD", help="rig clock start for a new rig (default 2026-01-05)")
+    p.add_argument(
+        "--board",
+        choices=("qemu", "unix"),
+        help="run the firmware as a MicroPython image: qemu (emulated Cortex-M3, MPS2-AN385) or unix "
+        "(32-bit unix port); its UART/REPL on a pty; flash in STATE_DIR/board-KIND (kept)",
+    )
+    p.add_argument("--heap", type=int, metavar="BYTES", help="with --board: the image's heap size")
 
     p = _add(sub, "status", "Show the rig's state, program, rate, reservoir and alarms.", _cmd_status)
     _rig_options(p)
@@ -479,8 +559,14 @@ def register(sub: Any) -> None:
     _rig_options(p)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts)")
     p.add_argument("--fill", action="store_true", help="refill to capacity at the program's concentration")
+    cliargs.once(
+        p, "--residual", metavar="VOLUME",
+        help="measured residual withdrawn at the fill, e.g. '3.1 mL' (with --fill)"
+    )
     p.add_argument(
-        "--residual", metavar="VOLUME", help="measured residual withdrawn at the fill, e.g. '3.1 mL'"
+        "--no-bridge",
+        action="store_true",
+        help="after a change of concentration, do not give the bridge bolus (ITB-BRG-01) the load gives",
     )
 
     p = _add(
@@ -494,9 +580,9 @@ def register(sub: Any) -> None:
     p.add_argument("--days", type=int, default=14, help="simulated days (default 14)")
     p.add_argument("--out", default="out/bench", metavar="DIR", help="output directory (default out/bench)")
     p.add_argument(
-        "--batch", type=int, default=24, metavar="H", help="hours per pipelined batch (default 24)"
+        "--batch", type=int, default=24, metavar="H", help="hourly readings per ADV frame (default 24)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or event lines")
 
 
-__all__ = ["EXIT_USAGE", "ProgramSource", "register", "rig_session"]
+__all__ = ["EXIT_USAGE", "register", "rig_session"]

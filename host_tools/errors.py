@@ -1,59 +1,84 @@
-"""Errors of the host tools and the exit code each maps to.
+"""The host's errors, below the one root of itb (`firmware_py.errors.ItbError`).
 
-Core errors (`firmware_py.errors.ItbError`, a ValueError) are bad input unless they are a `LimitError`,
-which is a refusal by the drug library. Host errors subclass both `HostError` and the matching built-in, so
-callers of the Python API can catch either (pint's style).
+Every error carries the rule IDs that refused (if any) and the exit code of the `itb` command, and subclasses
+both its place in the itb hierarchy and the matching built-in (pint style), so callers of the Python API can
+catch either: a `CommError` is also an `OSError`, a `VerificationError` an `ArithmeticError`, and every itb
+error a `ValueError` (the firmware root; MicroPython allows one native base). Bugs are never itb errors.
+Only `host_tools.cli.main` prints them.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_REFUSED = 1  # refused by a hard limit, or failed verification
-EXIT_USAGE = 2  # bad usage or input
-EXIT_COMM = 3  # communication failure
+from firmware_py.errors import (
+    EXIT_COMM,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    InputError,
+    ItbError,
+    RefusedError,
+)
+
+__all__ = [
+    "EXIT_COMM",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_USAGE",
+    "CommError",
+    "InterruptedLoadError",
+    "ItbError",
+    "RefusedError",
+    "UsageError",
+    "VerificationError",
+]
 
 
-class HostError(Exception):
-    """Root of every error the host tools raise on purpose."""
+class UsageError(InputError):
+    """Bad usage or input: a wrong unit, a malformed file, a missing field. Exit 2.
 
-    exit_code = EXIT_USAGE
+    ``message`` is the whole text for people; ``field`` and ``value`` are kept for programs.
+    """
+
+    def __init__(
+        self, message: str, *, field: str = "", value: object = None, rule_ids: list[str] | None = None
+    ) -> None:
+        super().__init__("", None, message, rule_ids)
+        self.field = field
+        self.value = value
 
 
-class UsageError(HostError, ValueError):
-    """Bad usage or input: a wrong unit, a malformed file, a missing field. Exit 2."""
-
-    exit_code = EXIT_USAGE
-
-
-class RefusedError(HostError):
-    """A hard limit refused the request, or a verification failed. Exit 1."""
+class VerificationError(ItbError, ArithmeticError):
+    """An independent re-computation or a read-back disagreed with the result. Exit 1."""
 
     exit_code = EXIT_REFUSED
 
-    def __init__(self, message: str, rule_ids: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.rule_ids = list(rule_ids or [])
+    def __init__(self, message: str) -> None:
+        super().__init__("", None, message)
 
 
-class VerificationError(RefusedError):
-    """An independent re-computation or a read-back disagreed with the result. Exit 1."""
-
-
-class InternalError(RefusedError, ArithmeticError):
-    """pint disagrees with the core, or a dimension is wrong: a bug, not a warning. Exit 1."""
-
-
-class CommError(HostError, OSError):
+class CommError(ItbError, OSError):
     """The rig could not be reached, timed out or disconnected. Exit 3.
 
-    `rig_state` says what the rig was last known to be running, so the message can tell the user.
+    ``rig_state`` says what the rig was last known to run, when a change was attempted (else None), so the
+    message can tell the user.
     """
 
     exit_code = EXIT_COMM
 
-    def __init__(self, message: str, rig_state: str = "unknown") -> None:
-        super().__init__(message)
+    def __init__(self, message: str, rig_state: str | None = None) -> None:
+        text = message if rig_state is None else f"{message} (rig left running: {rig_state})"
+        super().__init__("", None, text)
+        self.detail = message
         self.rig_state = rig_state
 
-    def __str__(self) -> str:
-        return f"{super().__str__()} (rig left running: {self.rig_state})"
+
+class InterruptedLoadError(ItbError):
+    """Ctrl-C during a command that changes the rig; the message says what the rig was left running.
+    Exit 130, as a shell reports SIGINT."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str) -> None:
+        super().__init__("", None, message)

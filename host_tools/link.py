@@ -15,6 +15,7 @@ Any pyserial URL works: a device path (`/dev/ttyACM0`, a pty's `/dev/pts/N`), `s
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from collections import deque
 from types import TracebackType
@@ -100,7 +101,10 @@ class Link:
             port.open()
         except (serial.SerialException, OSError, ValueError) as exc:
             raise PortOpenError(f"port cannot be opened: {url}: {_reason(exc)}") from None
-        return cls(cast(SerialPort, port), url)
+        link = cls(cast(SerialPort, port), url)
+        # A partial frame left on the line by an earlier host ends here as a bad frame (docs/protocol.md).
+        link.send(b"\n")
+        return link
 
     def __repr__(self) -> str:
         return f"Link({self.url!r})"
@@ -119,8 +123,13 @@ class Link:
 
     def close(self) -> None:
         """Close the port (idempotent; errors while closing a dead port are ignored)."""
+        # pyserial's socket:// close() skips closing the socket when shutdown() fails on a connection the
+        # peer already dropped (pyserial 3.5); close it here too (socket.close is idempotent).
+        sock = getattr(self._port, "_socket", None)
         with contextlib.suppress(*_PORT_ERRORS):
             self._port.close()
+        if isinstance(sock, socket.socket):
+            sock.close()
 
     def send(self, frame: bytes) -> None:
         """Write one or more complete frames."""

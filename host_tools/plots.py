@@ -21,9 +21,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from firmware_py import dosing
+from firmware_py import flow as fw_flow
+from firmware_py import refill as fw_refill
 from firmware_py import schedule as core_schedule
 from firmware_py.units import S_PER_DAY, S_PER_H, S_PER_WEEK, hhmm
+from firmware_py.windows import Window
 
 _BLUE = "#1f5fa8"
 _ORANGE = "#d9822b"
@@ -41,12 +43,12 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    from host_tools.rx import write_bytes_atomic  # noqa: PLC0415
+    from host_tools import outfile  # noqa: PLC0415
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     _pyplot().close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    outfile.write("--out-dir", str(path), buf.getvalue())
     return Path(path)
 
 
@@ -56,7 +58,7 @@ def _mcg_per_h(ng_per_day: int) -> float:
 
 def plot_profile(
     schedule: core_schedule.Schedule,
-    windows: list[core_schedule.Window],
+    windows: list[Window],
     lead_s: int,
     conc_ng_per_ul: int,
     path: str | os.PathLike[str],
@@ -147,7 +149,7 @@ def plot_profile(
     ax.grid(alpha=0.3)
     right = ax.secondary_yaxis("right", functions=(lambda v: v * 24, lambda v: v / 24))
     right.set_ylabel("dose rate (mcg/day)")
-    flow = dosing.flow(schedule_base(schedule, base), conc_ng_per_ul)
+    flow = fw_flow.flow(schedule_base(schedule, base), conc_ng_per_ul)
     note = (
         f"{conc_ng_per_ul} mcg/mL; base {schedule_base(schedule, base) / 1000:g} mcg/day = "
         f"{flow.flow_nl_per_day / 1e6:g} mL/day"
@@ -195,7 +197,7 @@ def plot_reservoir(
 ) -> Path:
     """Reservoir volume from a full fill until empty, with the low-reservoir alarm line (ITB-REF-01)."""
     plt = _pyplot()
-    f = dosing.refill_forecast(reservoir_nl, conc_ng_per_ul, schedule, start_s=start_s, alarm_nl=alarm_nl)
+    f = fw_refill.refill_forecast(reservoir_nl, conc_ng_per_ul, schedule, start_s=start_s, alarm_nl=alarm_nl)
     end = f.empty_in_s
     n = 400
     xs, ys = [], []
@@ -260,8 +262,6 @@ def plot_reservoir(
 
 def plot_source(source: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Both PNGs for a prescription (.toml) or a written program (.json); returns their paths."""
-    from firmware_py import program as core_program  # noqa: PLC0415
-    from host_tools import quantities as qt  # noqa: PLC0415
     from host_tools import rx  # noqa: PLC0415
     from host_tools.errors import UsageError  # noqa: PLC0415
 
@@ -269,25 +269,9 @@ def plot_source(source: str | os.PathLike[str], out_dir: str | os.PathLike[str])
     out = Path(out_dir)
     if not out.is_dir():
         raise UsageError(f"--out-dir: {out} is not a directory")
-    if src.suffix.lower() == ".toml":
-        built = rx.build_program(rx.load_prescription(src))
-        prog, windows, lead_s = (
-            built.program,
-            [w.window for w in built.sched.windows],
-            qt.to_base("lead", built.rx.lead, "duration"),
-        )
-        start_s, label = built.fill_start_s, built.rx.label
-    else:
-        doc = rx.read_program_json(src)
-        prog = core_program.decode(doc["encoding"].encode("ascii"))
-        windows = [w.window for w in rx.windows_from_doc(doc)]
-        lead_s = qt.to_base("lead", qt.from_json("lead", doc.get("lead"), "duration"), "duration")
-        start_s, label = 0, str(doc.get("label", ""))
-        fill = doc.get("refill", {}).get("fill_date") if isinstance(doc.get("refill"), dict) else None
-        if isinstance(fill, str):
-            import datetime as dt  # noqa: PLC0415
-
-            start_s = (dt.date.fromisoformat(fill) - dt.date(1970, 1, 1)).days * S_PER_DAY
+    loaded = rx.load_source(src)
+    prog, windows, lead_s, label = loaded.program, loaded.windows, loaded.lead_s, loaded.label
+    start_s = loaded.fill_start_s or 0
     stem = src.stem
     p1 = plot_profile(
         prog.schedule,

@@ -1,60 +1,36 @@
-"""Requirement -> code -> test traceability matrix, and the `itb trace` command.
+"""Requirement -> code -> test traceability, from behaviour, and the `itb trace` command.
 
-For every row of the drug library (`firmware_py.library.RULES`) the matrix lists
-
-- code: ``path:line`` of each line under ``firmware_py/`` and ``host_tools/`` that mentions the ID, except the
-  library's own row (the ``Rule(...)`` call that defines it) and this module;
-- tests: ``path::name`` of each test function under ``tests/`` whose source mentions the ID. A test's
-  source is its decorators, signature, docstring and body, plus the ``#`` comment lines directly above it
-  (found with :mod:`ast`, so a mention in another function or in a module docstring does not count).
-
-An ID is written in full (``ITB-TIT-01``); ``ITB-INI-03/04`` also counts for ``ITB-INI-04``. Ranges such as
-``ITB-RNG-01..05`` are not expanded: a test covers what it names.
-
-``itb trace`` prints the matrix (``--json`` for machines, ``--markdown`` for the requirements table of
-``docs/requirements.md``) and exits 1 when any requirement has no test.
+A requirement counts as implemented and tested only when a decision applied its rule ID at run time inside
+a test. `tests/conftest.py` records every application while the suite runs (the code that applied it, as
+`path:function`, and the test) into `build/trace.json`; `itb trace --update build/trace.json` (run by
+`./dev trace --update`) makes that record the shipped matrix, `host_tools/data/trace.json`, and regenerates
+`docs/requirements.md`. `itb trace` prints the shipped matrix, in a checkout and from an installed package
+alike; where it has no matrix, it says so. Exit 1 when a requirement has no test.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from firmware_py.library import RULES, Rule
+from firmware_py.library import Rule, rules
 from host_tools.errors import EXIT_OK, EXIT_REFUSED, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CODE_DIRS = ("firmware_py", "host_tools")
-TEST_DIR = "tests"
 LIBRARY_PATH = "firmware_py/library.py"
-SELF_PATH = "host_tools/trace.py"
 REQUIREMENTS_DOC = "docs/requirements.md"
-
-# ITB-XXX-NN, optionally followed by /NN/NN (more numbers of the same group).
-_ID_RE = re.compile(r"(?<![A-Za-z0-9-])ITB-([A-Z]{3})-(\d{2})((?:/\d{2})*)(?![0-9])")
-
-
-def ids_in(text: str) -> list[str]:
-    """Requirement IDs mentioned in ``text``, in order of appearance, without repeats."""
-    out: list[str] = []
-    for m in _ID_RE.finditer(text):
-        group = m.group(1)
-        numbers = [m.group(2)] + [n for n in m.group(3).split("/") if n]
-        for num in numbers:
-            rid = f"ITB-{group}-{num}"
-            if rid not in out:
-                out.append(rid)
-    return out
+MATRIX = "trace.json"  # in the package data of host_tools
+MAX_TESTS_SHOWN = 12
 
 
 @dataclass
 class Entry:
-    """One requirement of the matrix with its code locations and covering tests."""
+    """One requirement of the matrix with the code that applied it and the tests it was applied in."""
 
     req_id: str
     kind: str
@@ -62,175 +38,77 @@ class Entry:
     source: str
     code: list[str] = field(default_factory=list)
     tests: list[str] = field(default_factory=list)
+    test_count: int = 0
 
     def as_json(self) -> dict[str, object]:
-        """A JSON-ready dict of this entry."""
-        return {
-            "req_id": self.req_id,
-            "kind": self.kind,
-            "title": self.title,
-            "source": self.source,
-            "code": list(self.code),
-            "tests": list(self.tests),
-        }
+        return {"req_id": self.req_id, "kind": self.kind, "title": self.title, "source": self.source,
+                "code": list(self.code), "tests": list(self.tests), "test_count": self.test_count}
 
 
-def _py_files(root: Path, top: str) -> list[Path]:
-    base = root / top
-    if not base.is_dir():
-        return []
-    return sorted(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
+def matrix_file() -> Path | None:
+    """The shipped matrix (package data), or None when this installation has none."""
+    path = Path(str(resources.files("host_tools") / "data" / MATRIX))
+    return path if path.is_file() else None
 
 
-def _rel(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix()
-
-
-def _parse(path: Path, text: str) -> ast.Module:
+def load_matrix(path: Path | None = None) -> dict[str, Any] | None:
+    """The recorded matrix: {"rules": {id: {"code": [...], "tests": [...], "test_count": n}}}, or None."""
+    path = path or matrix_file()
+    if path is None:
+        return None
     try:
-        return ast.parse(text, filename=str(path))
-    except SyntaxError as exc:
-        raise UsageError(f"{path}: cannot parse for the traceability matrix: {exc}") from exc
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a traceability matrix: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), dict):
+        raise UsageError(f"{path}: not a traceability matrix (no 'rules' table)")
+    return doc
 
 
-def _rule_calls(tree: ast.Module) -> list[ast.Call]:
-    calls = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            if isinstance(func, ast.Name):
-                name = func.id
-            else:
-                name = func.attr if isinstance(func, ast.Attribute) else ""
-            if name == "Rule":
-                calls.append(node)
-    return calls
-
-
-_NOTE_HEAD = "# note:"
-_NOTE_MORE = "#   "
-
-
-def _note_start(lines: list[str], lineno: int) -> int:
-    # 1-based first line of the "# note:" comment block directly above line `lineno` (== lineno if none):
-    # a "# note:" line followed by "#   " continuation lines, with nothing in between.
-    i = lineno - 1  # 0-based index of the row's first line
-    j = i
-    while j > 0 and lines[j - 1].strip().startswith("#"):
-        j -= 1
-        if lines[j].strip().startswith(_NOTE_HEAD):
-            more = [ln.strip() for ln in lines[j + 1 : i]]
-            return j + 1 if all(m.startswith(_NOTE_MORE) for m in more) else lineno
-        if not lines[j].strip().startswith(_NOTE_MORE):
-            return lineno
-    return lineno
-
-
-def _rule_row_lines(tree: ast.Module, text: str = "") -> set[int]:
-    # Lines spanned by Rule(...) calls and their "# note:" comments: the library's rows, titles and notes
-    # are the requirement, not code.
-    lines: set[int] = set()
-    source = text.splitlines()
-    for node in _rule_calls(tree):
-        lines.update(range(_note_start(source, node.lineno), (node.end_lineno or node.lineno) + 1))
-    return lines
-
-
-def library_notes(text: str) -> dict[str, str]:
-    """Requirement ID -> note, from the ``# note:`` comments directly above the rows of a library source.
-
-    The drug library keeps notes (which source a rule follows, project choices) as comments, not strings,
-    so that they cost no RAM on the device; a note given as the ``Rule(..., note)`` argument also counts.
-    """
-    lines = text.splitlines()
-    notes: dict[str, str] = {}
-    for node in _rule_calls(ast.parse(text)):
-        first = node.args[0] if node.args else None
-        if not isinstance(first, ast.Constant) or not isinstance(first.value, str):
-            continue
-        start = _note_start(lines, node.lineno)
-        if start < node.lineno:
-            parts = [ln.strip()[1:].strip() for ln in lines[start - 1 : node.lineno - 1]]
-            notes[first.value] = " ".join(parts)[len(_NOTE_HEAD) - 1 :].strip()
-    return notes
-
-
-def code_locations(root: Path) -> dict[str, list[str]]:
-    """Requirement ID -> ``path:line`` of each mention under firmware_py/ and host_tools/ (module doc)."""
-    found: dict[str, list[str]] = {}
-    for top in CODE_DIRS:
-        for path in _py_files(root, top):
-            rel = _rel(root, path)
-            if rel == SELF_PATH:
-                continue
-            text = path.read_text(encoding="utf-8")
-            skip = _rule_row_lines(_parse(path, text), text) if rel == LIBRARY_PATH else set()
-            for lineno, line in enumerate(text.splitlines(), start=1):
-                if lineno in skip:
-                    continue
-                for rid in ids_in(line):
-                    found.setdefault(rid, []).append(f"{rel}:{lineno}")
-    return found
-
-
-_Func = ast.FunctionDef | ast.AsyncFunctionDef
-
-
-def _test_functions(tree: ast.Module) -> Iterable[tuple[str, _Func]]:
-    # (qualified name, node) of every test* function, at module level or inside classes.
-    def walk(body: list[ast.stmt], prefix: str) -> Iterable[tuple[str, _Func]]:
-        for node in body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-                yield prefix + node.name, node
-            elif isinstance(node, ast.ClassDef):
-                yield from walk(node.body, prefix + node.name + "::")
-
-    return walk(tree.body, "")
-
-
-def _function_text(lines: list[str], node: _Func) -> str:
-    first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-    last = node.end_lineno or node.lineno
-    start = first - 1  # 0-based index of the first line
-    # Comment lines directly above (no blank line in between) belong to the test: `# REQ: ITB-...`.
-    while start > 0 and lines[start - 1].strip().startswith("#"):
-        start -= 1
-    return "\n".join(lines[start:last])
-
-
-def covering_tests(root: Path) -> dict[str, list[str]]:
-    """Requirement ID -> ``path::test_name`` of every test function whose source mentions it."""
-    found: dict[str, list[str]] = {}
-    for path in _py_files(root, TEST_DIR):
-        if not path.name.startswith("test_"):
-            continue
-        rel = _rel(root, path)
-        text = path.read_text(encoding="utf-8")
-        lines = text.splitlines()
-        for qualname, node in _test_functions(_parse(path, text)):
-            for rid in ids_in(_function_text(lines, node)):
-                found.setdefault(rid, []).append(f"{rel}::{qualname}")
-    return found
-
-
-def build_matrix(root: Path = REPO_ROOT, rules: Sequence[Rule] = RULES) -> list[Entry]:
-    """The matrix for ``rules`` over the tree at ``root``, one entry per rule in table order."""
-    code = code_locations(root)
-    tests = covering_tests(root)
-    return [
-        Entry(r.req_id, r.kind, r.title, r.source, code.get(r.req_id, []), tests.get(r.req_id, []))
-        for r in rules
-    ]
+def build_matrix(doc: dict[str, Any], lib: Sequence[Rule] | None = None) -> list[Entry]:
+    """One entry per rule of the library, in table order, filled from a recorded matrix."""
+    out = []
+    for r in lib if lib is not None else rules():
+        rec = doc["rules"].get(r.req_id, {})
+        tests = list(rec.get("tests", []))
+        out.append(Entry(r.req_id, r.kind, r.title, r.source, list(rec.get("code", [])), tests,
+                         int(rec.get("test_count", len(tests)))))
+    return out
 
 
 def missing_tests(matrix: Sequence[Entry]) -> list[str]:
-    """IDs that no test mentions."""
-    return [e.req_id for e in matrix if not e.tests]
+    return [e.req_id for e in matrix if not e.test_count]
 
 
-def missing_code(matrix: Sequence[Entry]) -> list[str]:
-    """IDs that no code (outside the library's own row) mentions."""
-    return [e.req_id for e in matrix if not e.code]
+def shipped(run: dict[str, Any]) -> dict[str, Any]:
+    """The matrix to ship from a run's record (`build/trace.json`'s "rules"): tests capped per rule."""
+    out = {}
+    for rid, rec in sorted(run.items()):
+        tests = sorted(rec["tests"])
+        out[rid] = {"code": sorted(rec["code"]), "tests": tests[:MAX_TESTS_SHOWN], "test_count": len(tests)}
+    return {"rules": out}
+
+
+def check_run(run: dict[str, Any]) -> list[str]:
+    """Problems of a complete test run's record against the library and the shipped matrix."""
+    problems = []
+    tested = {rid for rid, rec in run.items() if rec["tests"]}
+    for r in rules():
+        if r.req_id not in tested:
+            problems.append(f"{r.req_id} was applied by no test in this run")
+    doc = load_matrix()
+    if doc is None:
+        problems.append("host_tools/data/trace.json is missing: run ./dev trace --update")
+        return problems
+    for rid, rec in doc["rules"].items():
+        if rec.get("test_count") and rid not in tested:
+            problems.append(f"{rid}: the shipped matrix says tested, this run applied it in no test "
+                            "(run ./dev trace --update)")
+        missing = set(rec.get("code", [])) - set(run.get(rid, {}).get("code", []))
+        if missing:
+            problems.append(f"{rid}: the shipped matrix names code this run never saw apply it: "
+                            f"{', '.join(sorted(missing))} (run ./dev trace --update)")
+    return problems
 
 
 def format_text(matrix: Sequence[Entry]) -> str:
@@ -238,18 +116,16 @@ def format_text(matrix: Sequence[Entry]) -> str:
     out: list[str] = []
     for e in matrix:
         out.append(f"{e.req_id}  {e.kind:<4}  {e.title}")
-        out.append("    source: " + e.source)
-        out.append("    code:   " + (", ".join(e.code) if e.code else "MISSING"))
-        out.append("    tests:  " + (", ".join(e.tests) if e.tests else "MISSING"))
+        out.append("    source:  " + e.source)
+        out.append("    applied: " + (", ".join(e.code) if e.code else "NOWHERE"))
+        more = f" (and {e.test_count - len(e.tests)} more)" if e.test_count > len(e.tests) else ""
+        out.append("    tests:   " + (", ".join(e.tests) + more if e.tests else "NONE"))
     no_test = missing_tests(matrix)
-    no_code = missing_code(matrix)
     n = len(matrix)
     out.append("")
-    out.append(f"{n} requirements: {n - len(no_test)} with tests, {n - len(no_code)} with code")
+    out.append(f"{n} requirements: {n - len(no_test)} applied in tests (recorded from the decisions)")
     if no_test:
-        out.append("missing tests: " + " ".join(no_test))
-    if no_code:
-        out.append("missing code: " + " ".join(no_code))
+        out.append("applied in no test: " + " ".join(no_test))
     return "\n".join(out) + "\n"
 
 
@@ -263,66 +139,106 @@ def _param_text(value: object) -> str:
     return str(value)
 
 
-def requirements_markdown(rules: Sequence[Rule] = RULES, notes: dict[str, str] | None = None) -> str:
-    """The requirements table of docs/requirements.md, generated from the drug library rows.
+def library_notes(text: str) -> dict[str, str]:
+    """Requirement ID -> note, from the `# note:` comments directly above the rows of the library source."""
+    notes: dict[str, str] = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped.startswith('("ITB-'):
+            continue
+        rid = stripped[2 : stripped.index('"', 2)]
+        j = i
+        while j > 0 and lines[j - 1].strip().startswith("#   "):
+            j -= 1
+        if j > 0 and lines[j - 1].strip().startswith("# note:"):
+            parts = [lines[j - 1].strip()[len("# note:") :]] + [ln.strip()[1:] for ln in lines[j:i]]
+            notes[rid] = " ".join(p.strip() for p in parts)
+    return notes
 
-    ``notes``: requirement ID -> note for rows whose ``note`` is empty; by default the ``# note:`` comments
-    of ``firmware_py/library.py`` (see :func:`library_notes`).
-    """
+
+def requirements_markdown(matrix: Sequence[Entry], notes: dict[str, str] | None = None) -> str:
+    """docs/requirements.md: the library's rows, their notes and where each rule is applied."""
     if notes is None:
         notes = library_notes((REPO_ROOT / LIBRARY_PATH).read_text(encoding="utf-8"))
     head = [
         "# itb requirements",
         "",
-        "Generated from `firmware_py/library.py` by `itb trace --markdown > docs/requirements.md`;",
-        "do not edit by hand (`tests/test_traceability.py` checks it is current). Sources are the labeling",
-        "texts in `shared/labeling/` (or `DESIGN.md` for pump facts). Kinds: **hard** refuses, **soft**",
-        "warns and needs an override with a reason, **info** is applied elsewhere (the code that applies it",
-        "cites the ID).",
-        "Parameters are in base units: ng, ng/day, nL, s, permille (+20 % = 200), ng/uL (= mcg/mL).",
+        "Generated from `firmware_py/library.py` and the traceability matrix by `./dev trace --update`;",
+        "do not edit by hand (`tests/test_traceability.py` checks it is current). Sources are the",
+        "labeling texts in `shared/labeling/` (or `DESIGN.md` for pump facts). Kinds: **hard** refuses,",
+        "**soft** warns and needs an override with a reason, **info** is applied by a calculation.",
+        "*Applied by* lists the code that applied the rule while the test suite ran, recorded from the",
+        "decisions themselves (`itb trace` lists the tests too): `firmware_py/envelope.py` is the one",
+        "decision host and rig share (the rig calls it on COM, RF, BOL and at boot; the host on program",
+        "build, load and bench).",
+        "Parameters are in base units: ng, ng/day, nL, s, mm, permille (+10 % = 100), ppm, ng/uL (= mcg/mL).",
         "Bench and prototyping software, not for clinical use.",
         "",
-        "| ID | kind | rule | parameters | source | note |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| ID | kind | rule | parameters | source | note | applied by |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    lib = {r.req_id: r for r in rules()}
     rows = []
-    for r in rules:
+    for e in matrix:
+        r = lib[e.req_id]
         params = "<br>".join(f"`{k}` = {_param_text(v)}" for k, v in r.params.items())
-        note = r.note or notes.get(r.req_id, "")
-        rows.append(f"| {r.req_id} | {r.kind} | {_md(r.title)} | {params} | {_md(r.source)} | {_md(note)} |")
+        where = "<br>".join(f"`{c}`" for c in e.code) or "nowhere"
+        rows.append(f"| {r.req_id} | {r.kind} | {_md(r.title)} | {params} | {_md(r.source)} | "
+                    f"{_md(notes.get(r.req_id, ''))} | {where} |")
     return "\n".join(head + rows) + "\n"
 
 
+def update(run_path: Path) -> list[str]:
+    """Make a run's record the shipped matrix and regenerate docs/requirements.md; the files written."""
+    try:
+        run = json.loads(run_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{run_path}: cannot be read: {exc}") from None
+    if not run.get("complete"):
+        raise UsageError(f"{run_path}: the record of a partial test run; run the whole suite first")
+    doc = shipped(run["rules"])
+    data = REPO_ROOT / "host_tools" / "data" / MATRIX
+    data.parent.mkdir(exist_ok=True)
+    data.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    req = REPO_ROOT / REQUIREMENTS_DOC
+    req.write_text(requirements_markdown(build_matrix(doc)), encoding="utf-8")
+    return [str(data), str(req)]
+
+
 def _cmd_trace(args: argparse.Namespace) -> int:
-    root = Path(args.root).resolve() if args.root else REPO_ROOT
-    if args.markdown:
-        print(requirements_markdown(), end="")
+    if args.update:
+        for path in update(Path(args.update)):
+            print(f"itb trace: wrote {path}")
         return EXIT_OK
-    matrix = build_matrix(root)
+    doc = load_matrix()
+    if doc is None:
+        raise UsageError("this installation has no traceability matrix (host_tools/data/trace.json); it is "
+                         "recorded from the test suite in a source checkout with ./dev trace --update")
+    matrix = build_matrix(doc)
+    if args.markdown:
+        print(requirements_markdown(matrix), end="")
+        return EXIT_OK
     if args.json:
-        doc = {
-            "requirements": [e.as_json() for e in matrix],
-            "missing_tests": missing_tests(matrix),
-            "missing_code": missing_code(matrix),
-        }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps({"requirements": [e.as_json() for e in matrix],
+                          "missing_tests": missing_tests(matrix)}, indent=2))
     else:
         print(format_text(matrix), end="")
     return EXIT_REFUSED if missing_tests(matrix) else EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``itb trace [--json | --markdown] [--root DIR]``."""
+    """Add `itb trace [--json | --markdown | --update RUN.json]`."""
     p = subparsers.add_parser(
         "trace",
-        help="requirement -> code -> test matrix (exit 1 if a requirement has no test)",
-        description="Print the requirement -> code -> test matrix of the drug library rules. "
-        "Exit 1 when any requirement has no test.",
+        help="requirement -> code -> test matrix, recorded from the test suite (exit 1 if one has no test)",
+        description="Print the requirement -> code -> test matrix of the drug library rules, recorded from "
+        "the decisions the test suite made. Exit 1 when any requirement was applied in no test.",
     )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--json", action="store_true", help="print the matrix as JSON")
-    group.add_argument(
-        "--markdown", action="store_true", help="print the requirements table (docs/requirements.md)"
-    )
-    p.add_argument("--root", default=None, help="repository root to scan (default: this checkout)")
+    group.add_argument("--markdown", action="store_true", help="print docs/requirements.md")
+    group.add_argument("--update", metavar="RUN_JSON",
+                       help="ship the record of a complete test run (build/trace.json) and regenerate "
+                       "docs/requirements.md (checkout only)")
     p.set_defaults(func=_cmd_trace)

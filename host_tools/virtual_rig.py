@@ -2,7 +2,10 @@
 127.0.0.1 TCP port, in a background thread.
 
 - `VirtualRig(transport="pty")`: the host opens `rig.url` (a `/dev/pts/N` path) like a USB serial device.
-- `VirtualRig(transport="tcp", port=P)`: the host opens `socket://127.0.0.1:P` (pyserial's socket URL).
+- `VirtualRig(transport="tcp", port=P)`: the host opens `socket://127.0.0.1:P` (pyserial's socket URL). One
+  connection is served at a time and a new one takes over, as a new cable would: the old one is closed, and
+  no partial frame and no session carry over (`Rig.link_reset`). A client that stops reading is dropped after
+  `SEND_TIMEOUT_S`.
 
 The rig runs on a `BenchClock` (time moves only with `ADV`) and persists its state with the firmware's `Store`
 in a directory (a temporary one unless `state_dir` is given). A random key is made per session unless one is
@@ -24,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from firmware_py.clock import BenchClock
+from firmware_py.config import Config, bench_config
 from firmware_py.rig import Rig
 from firmware_py.store import OsFs, Store
 from host_tools.errors import UsageError
@@ -34,8 +38,10 @@ from host_tools.keys import RigKey, generate_key
 DEFAULT_START_S = 1_767_571_200
 STATE_PREFIX = "itb_state"
 _WAKE_S = 0.2
+SEND_TIMEOUT_S = 2.0
+VIRTUAL_CONFIG = bench_config("virtual")
 
-RigFactory = Callable[[RigKey, BenchClock, Store], Rig]
+RigFactory = Callable[[RigKey, BenchClock, Store, Config], Rig]
 
 
 class HostFs(OsFs):
@@ -52,9 +58,9 @@ class HostFs(OsFs):
                 os.fsync(f.fileno())
 
 
-def default_rig(key: RigKey, clock: BenchClock, store: Store) -> Rig:
-    """The firmware rig, as on a board but with a bench clock."""
-    return Rig(key.secret(), clock, store, rig_id="virtual")
+def default_rig(key: RigKey, clock: BenchClock, store: Store, config: Config) -> Rig:
+    """The firmware rig, as on a board but with a bench clock (and the host's os.urandom for sessions)."""
+    return Rig(key.secret(), clock, store, config)
 
 
 class VirtualRig:
@@ -75,6 +81,7 @@ class VirtualRig:
         start_s: int = DEFAULT_START_S,
         rig_factory: RigFactory = default_rig,
         durable: bool = False,
+        config: Config = VIRTUAL_CONFIG,
     ) -> None:
         if transport not in ("pty", "tcp"):
             raise UsageError(f"transport must be pty or tcp (got {transport!r})")
@@ -90,7 +97,8 @@ class VirtualRig:
         self.key = key if key is not None else generate_key()
         self.clock = BenchClock(start_s)
         self.store = Store(str(self.state_dir / STATE_PREFIX), HostFs(durable))
-        self.rig = rig_factory(self.key, self.clock, self.store)
+        self.config = config
+        self.rig = rig_factory(self.key, self.clock, self.store, config)
         self.mute = False
         self.reply_filter: Callable[[bytes], bytes] | None = None
         self.drop_request: Callable[[bytes], bool] | None = None
@@ -132,7 +140,7 @@ class VirtualRig:
         except OSError as exc:
             lst.close()
             raise UsageError(f"--tcp: cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
-        lst.listen(1)
+        lst.listen(8)
         self._listener = lst
         self.url = f"socket://127.0.0.1:{lst.getsockname()[1]}"
 
@@ -256,34 +264,43 @@ class VirtualRig:
         if lst is None:
             return False
         conn = self._conn
-        if conn is None:
-            if not self._wait([lst.fileno()]):
-                return True
+        ready = self._wait([lst.fileno()] + ([conn.fileno()] if conn is not None else []))
+        if lst.fileno() in ready:
+            # A new connection takes over, as a new cable would.
             try:
-                conn, _addr = lst.accept()
+                new, _addr = lst.accept()
             except OSError:
                 return False
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._conn = conn
+            new.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            new.settimeout(SEND_TIMEOUT_S)
+            self._hang_up()
+            self._conn = new
             return True
-        if not self._wait([conn.fileno()]):
+        if conn is None or conn.fileno() not in ready:
             return True
         try:
             data = conn.recv(4096)
         except OSError:
             data = b""
         if not data:
-            with contextlib.suppress(OSError):
-                conn.close()
-            self._conn = None  # the host hung up; wait for the next one
+            self._hang_up()  # the host hung up; wait for the next one
             return True
         out = self._answer(data)
         if out:
             try:
                 conn.sendall(out)
-            except OSError:
-                self._conn = None
+            except OSError:  # a client that does not read (socket.timeout is an OSError)
+                self._hang_up()
         return True
+
+    def _hang_up(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(OSError):
+                    self._conn.close()
+            self._conn = None
+            self._partial = b""
+            self.rig.link_reset()
 
 
 @contextlib.contextmanager
