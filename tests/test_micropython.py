@@ -5,14 +5,19 @@ pytest result here, so a failure under MicroPython names the test. Nothing skips
 node_modules every test here fails with a message saying what to install.
 """
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.mp.host import REPO_ROOT, CoreRun, MicroPythonUnavailableError, core_test_ids, run_core
+from tests.mp.host import (
+    REPO_ROOT,
+    CoreRun,
+    MicroPythonUnavailableError,
+    core_test_ids,
+    pytest_collected_core_ids,
+    run_core,
+)
 
 pytestmark = pytest.mark.micropython
 
@@ -43,27 +48,9 @@ def test_interpreter_is_micropython_1_27(mp_run: CoreRun) -> None:
     assert mp_run.impl.endswith("firmware=/itb/firmware_py/__init__.py"), mp_run.impl
 
 
-def _pytest_collected_core_ids() -> list[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/core"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    ids = []
-    for line in proc.stdout.splitlines():
-        path, sep, name = line.partition("::")
-        if sep and path.startswith("tests/core/") and path.endswith(".py"):
-            ids.append(path[: -len(".py")].replace("/", ".") + "::" + name)
-    assert proc.returncode in (0, 5), proc.stdout + proc.stderr  # 5: nothing collected
-    return sorted(ids)
-
-
 def test_nothing_silently_skipped(mp_run: CoreRun) -> None:
     # Every test pytest collects from tests/core ran under MicroPython, and nothing else did.
-    collected = _pytest_collected_core_ids()
+    collected = list(pytest_collected_core_ids())
     ran = sorted(mp_run.results)
     assert collected, "pytest collected no tests from tests/core: the MicroPython run proves nothing"
     assert not mp_run.duplicates, mp_run.duplicates

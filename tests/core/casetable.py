@@ -9,8 +9,25 @@
 # tests/test_casetable.py runs it on CPython and under MicroPython and requires identical output.
 # Not a test module (no test_ prefix): it runs on MicroPython, so no typing at run time.
 
-from firmware_py import dosing, library, program, schedule, text, units
-from firmware_py.errors import ItbError, LimitError, ProtocolError
+from firmware_py import (
+    bridge,
+    concentration,
+    dilution,
+    envelope,
+    flow,
+    history,
+    program,
+    program_checks,
+    refill,
+    schedule,
+    screening,
+    taper,
+    text,
+    units,
+    windows,
+)
+from firmware_py.config import Config
+from firmware_py.errors import ItbError, ProtocolError, RefusedError
 
 try:
     from typing import TYPE_CHECKING
@@ -83,7 +100,7 @@ def evaluate(fn: "Callable[..., object]", args: tuple[object, ...]) -> str:
     except ItbError as exc:
         line = "! " + type(exc).__name__ + " field=" + _fmt_str(exc.field) + " value=" + fmt(exc.value)
         line += " reason=" + _fmt_str(exc.reason)
-        if isinstance(exc, LimitError):
+        if isinstance(exc, RefusedError):
             line += " rules=" + fmt(exc.rule_ids)
         if isinstance(exc, ProtocolError):
             line += " code=" + _fmt_str(exc.reason_code)
@@ -127,28 +144,28 @@ def _dosing_cases(out: "list[Case]") -> None:
     doses = (-5, 0, 1, 24, 1_000, 50_000, 100_000, 500_000, 1_000_000, 2_003_000, 10**9)
     for dose in doses:
         for conc in (0, 1, 50, 500, 1_000, 2_000, 2_001):
-            out.append(("dosing.flow", dosing.flow, (dose, conc)))
+            out.append(("flow.flow", flow.flow, (dose, conc)))
     for stock in (500, 1_000, 2_000):
         for target in (50, 250, 333, 500, 1_000, 2_000, 3_000):
             for vol in (20 * _ML, 1 * _ML, 150_000):
-                out.append(("dosing.dilute", dosing.dilute, (stock, target, vol)))
+                out.append(("dilution.dilute", dilution.dilute, (stock, target, vol)))
     for screen in (25_000, 50_000, 75_000, 100_000, 0, -1):
         for effect in (0, 4 * _H, 8 * _H, 8 * _H + 1, 24 * _H):
-            out.append(("dosing.initial_daily_dose", dosing.initial_daily_dose, (screen, effect)))
+            out.append(("screening.initial_daily_dose", screening.initial_daily_dose, (screen, effect)))
     for vol in (40 * _ML, 20 * _ML, 2 * _ML, 0):
         for conc in (500, 2_000):
             for dose in (100_000, 500_000, 2_000_000):
-                out.append(("dosing.refill_forecast", dosing.refill_forecast, (vol, conc, dose)))
+                out.append(("refill.refill_forecast", refill.refill_forecast, (vol, conc, dose)))
     night = schedule.Schedule(_DAY, [(0, 600_000), (7 * _H, 500_000)])
     for vol in (20 * _ML, 3 * _ML):
-        out.append(("dosing.refill_forecast", dosing.refill_forecast, (vol, 500, night)))
+        out.append(("refill.refill_forecast", refill.refill_forecast, (vol, 500, night)))
     for dose in (50_000, 400_000, 1_500_000):
         for res in (20 * _ML, 40 * _ML):
             for interval in (30 * _DAY, 90 * _DAY):
                 out.append(
                     (
-                        "dosing.choose_concentration",
-                        dosing.choose_concentration,
+                        "concentration.choose_concentration",
+                        concentration.choose_concentration,
                         (dose, res, 48_000, 24 * _ML, interval),
                     )
                 )
@@ -156,10 +173,10 @@ def _dosing_cases(out: "list[Case]") -> None:
         for exp in (2 * _ML, 5 * _ML):
             for delta in (-2_000_001, -1_000_001, -1_000_000, 0, 1_000_000, 1_000_001, 2_000_001):
                 meas = exp + delta
-                out.append(("dosing.residual_check", dosing.residual_check, (cap, exp, meas)))
+                out.append(("refill.residual_check", refill.residual_check, (cap, exp, meas)))
     for cath in (0, 500, 1_000):
         for old, new in ((500, 1_000), (2_000, 500), (1_000, 1_000)):
-            out.append(("dosing.bridge", dosing.bridge, (200_000, cath, old, new, 400_000)))
+            out.append(("bridge.bridge", bridge.bridge, (200_000, cath, old, new, 400_000)))
     for cur, floor, dur in (
         (400_000, 100_000, 14 * _DAY),
         (400_000, 100_000, 28 * _DAY),
@@ -168,9 +185,12 @@ def _dosing_cases(out: "list[Case]") -> None:
         (400_000, 0, 14 * _DAY),
         (400_000, 100_000, 7 * _DAY),
     ):
-        out.append(("dosing.taper_plan", dosing.taper_plan, (cur, floor, dur)))
-    for d in (1, 100_000, 0):
-        out.append(("dosing.restart_dose", dosing.restart_dose, (d,)))
+        out.append(("taper.taper_plan", taper.taper_plan, (cur, floor, dur)))
+    for stock, target, vol, res in ((2_000, 150, 2 * _ML, 100_000), (2_000, 750, 18 * _ML, 100_000),
+                                    (1_000, 505, 2 * _ML, 100_000), (2_000, 1_500, 18 * _ML, 100_000)):
+        out.append(("dilution.dilute", dilution.dilute, (stock, target, vol, res)))
+    for cur, floor in ((100_000, 95_000), (2_000_000, 87_962), (2_000_000, 87_961)):
+        out.append(("taper.taper_plan", taper.taper_plan, (cur, floor, 14 * _DAY)))
 
 
 def _sched_query(period: int, steps: list[tuple[int, int]], what: str, a: int, b: int) -> object:
@@ -186,9 +206,9 @@ def _sched_query(period: int, steps: list[tuple[int, int]], what: str, a: int, b
     return (s, s.integral_ng_s_per_day(), s.intervals(), schedule.steps_per_day(s))
 
 
-def _build(base: int, windows: list[tuple[int, int, int]], lead_s: int) -> object:
-    ws = [schedule.Window(a, b, change_permille=c) for a, b, c in windows]
-    s = schedule.build(base, ws, lead_s=lead_s)
+def _build(base: int, wins: list[tuple[int, int, int]], lead_s: int) -> object:
+    ws = [windows.Window(a, b, change_permille=c) for a, b, c in wins]
+    s = windows.build(base, ws, lead_s=lead_s)
     return (s, s.day_total(0))
 
 
@@ -218,7 +238,7 @@ def _schedule_cases(out: "list[Case]") -> None:
     for t in (0, 1, 86_399, 86_400, 4 * _DAY, 7 * _DAY + 5):
         for period in (_DAY, 7 * _DAY, 3_600):
             out.append(("schedule.phase_of", schedule.phase_of, (t, period)))
-    windows: tuple[list[tuple[int, int, int]], ...] = (
+    shapes_w: tuple[list[tuple[int, int, int]], ...] = (
         [],
         [(22 * _H, 6 * _H, 200)],
         [(8 * _H, 10 * _H, 200), (18 * _H, 20 * _H, -100)],
@@ -227,7 +247,7 @@ def _schedule_cases(out: "list[Case]") -> None:
         [(8 * _H, 10 * _H, -1_000)],
     )
     for base in (500_000, 333_333, 0):
-        for ws in windows:
+        for ws in shapes_w:
             for lead in (2 * _H, 0):
                 out.append(("schedule.build", _build, (base, ws, lead)))
 
@@ -243,14 +263,15 @@ def _program(conc: int, base: int, steps: list[tuple[int, int]], label: str) -> 
         min_step_s=1_800,
         internal_nl=200_000,
         catheter_mm=500,
-        phase="titration",
+        phase="refill",
         base_dose_ng_per_day=base,
         schedule=schedule.Schedule(_DAY, steps),
         label=label,
     )
     b = program.encode(p)
     again = program.encode(program.decode(b))
-    return (b, program.checksum(b), program.short_id(b), again == b, [e.field for e in program.validate(p)])
+    fields = [e.field for e in program_checks.problems(p)]
+    return (b, program.checksum(b), program.short_id(b), again == b, fields)
 
 
 def _program_cases(out: "list[Case]") -> None:
@@ -258,23 +279,60 @@ def _program_cases(out: "list[Case]") -> None:
         for base in (500_000, 1, 0):
             for steps in ([(0, 500_000)], [(0, 600_000), (7 * _H, 500_000)]):
                 out.append(("program.encode", _program, (conc, base, steps, "bench A")))
-    for raw in (b"", b"ITB1;drug=baclofen", b"ITB2;x", b"ITB1;drug=baclofen;conc=0500"):
+    for raw in (b"", b"ITB2;drug=baclofen", b"ITB1;x", b"ITB2;drug=baclofen;conc=0500"):
         out.append(("program.decode", program.decode, (raw,)))
 
 
-def _library_cases(out: "list[Case]") -> None:
+_CFG = Config("programmable", 20 * _ML, 200_000, 500, 1_800, "case")
+_T = 1_767_571_200
+
+
+def _p(
+    steps: list[tuple[int, int]], phase: str, origin: str = "spinal", age: int = 34, **kw: object
+) -> program.Program:
+    s = schedule.Schedule(_DAY, steps)
+    start: dict[str, object] = {}
+    if phase == "transfer":
+        start = {"previous_ng_per_day": s.steps[0][1], "reason": "case"}
+    elif phase in ("initial", "restart"):
+        start = {"screening_dose_ng": 100_000, "effect_s": 6 * _H}
+    for k, v in kw.items():
+        start[k] = v
+    return program.Program(conc_ng_per_ul=500, origin=origin, age_years=age, pump_kind="programmable",
+                           reservoir_nl=20 * _ML, alarm_nl=2 * _ML, min_step_s=1_800, internal_nl=200_000,
+                           catheter_mm=500, phase=phase, base_dose_ng_per_day=min([r for _t, r in s.steps]),
+                           schedule=s, **start)
+
+
+def _start(origin: str, age: int, dose: int, phase: str) -> object:
+    d = envelope.decide(
+        history.History(), None, envelope.Commit(_p([(0, dose)], phase, origin, age)), _CFG, _T
+    )
+    return (d.allowed, d.reply(), d.rule_ids(), d.message())
+
+
+def _change(old: list[tuple[int, int]], new: list[tuple[int, int]], phase: str, since: int) -> object:
+    prev = schedule.Schedule(_DAY, old)
+    h = envelope.stated_history(_T, prev, since, None)
+    d = envelope.decide(h, prev, envelope.Commit(_p(new, phase)), _CFG, _T)
+    return (d.allowed, d.reply(), d.rule_ids(), d.message())
+
+
+def _envelope_cases(out: "list[Case]") -> None:
     doses = (11_999, 12_000, 22_000, 24_000, 1_000_000, 1_000_001, 1_199_000, 1_400_000, 2_003_000, 2_003_001)
     for origin in ("spinal", "cerebral"):
         for age in (3, 11, 12, 18):
             for dose in doses:
-                out.append(("library.check_dose_range", library.check_dose_range, (origin, age, dose)))
-    out.append(("library.check_dose_range", library.check_dose_range, ("brain", 30, 100_000)))
-    for pump in ("programmable", "constant-flow"):
-        for n in (1, 2, 13, 14, 0):
-            out.append(("library.check_schedule_allowed", library.check_schedule_allowed, (pump, n)))
-    for conc in (50, 500, 1_000, 2_000, 2_001):
-        for stock in (50, 500, 2_000, 3_000):
-            out.append(("library.check_concentration", library.check_concentration, (conc, stock)))
+                out.append(("envelope.start", _start, (origin, age, dose, "transfer")))
+    for dose in (100_000, 200_000, 200_001):
+        for phase in ("initial", "restart", "refill"):
+            out.append(("envelope.start", _start, ("spinal", 30, dose, phase)))
+    night = [(0, 500_000), (72_000, 600_000), (14_400, 500_000)]
+    for new in ([(0, 650_000)], [(0, 650_001)], [(0, 400_000)], [(0, 399_999)], night,
+                [(0, 500_000), (72_000, 6_000_000), (73_800, 500_000)]):
+        for phase in ("titration", "refill", "side-effects", "taper"):
+            for since in (86_399, 86_400):
+                out.append(("envelope.change", _change, ([(0, 500_000)], new, phase, since)))
 
 
 def cases() -> "list[Case]":
@@ -283,7 +341,7 @@ def cases() -> "list[Case]":
     _dosing_cases(out)
     _schedule_cases(out)
     _program_cases(out)
-    _library_cases(out)
+    _envelope_cases(out)
     return out
 
 

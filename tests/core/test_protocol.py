@@ -2,18 +2,33 @@
 # REQ: wire protocol v1; ITB-DIS-01 (STP needs confirmation) via the example
 
 import hashlib
-import hmac
+
+try:
+    import hmac
+except ImportError:  # the unix port's standard variant has no hmac: an RFC 2104 one (tests/mp)
+    from tests.mp import hmac2104 as hmac  # type: ignore[no-redef]
 
 from firmware_py import program as pg
 from firmware_py import protocol as wire
-from firmware_py.auth import Auth, to_hex
+from firmware_py.auth import Auth, Session, to_hex
 from firmware_py.clock import BenchClock
 from firmware_py.rig import Rig
 from firmware_py.schedule import Schedule
-from tests.core.support import raises
+from tests.core.support import CONFIG, raises
 
 KEY = bytes(range(32))  # the documented test key 000102...1f
 T0 = 1_767_225_600  # 2026-01-01 00:00
+SID = "101112131415161718191a1b1c1d1e1f"  # the documented session challenge
+SES = Session(Auth(KEY), SID)
+
+
+_CALLS = [0]
+
+
+def doc_random(n: int) -> bytes:
+    # The documented example's random source: the challenge 10 11 ... 1f, then 20 21 ... 2f.
+    _CALLS[0] += 1
+    return bytes([0x10 * _CALLS[0] + i for i in range(n)])
 
 
 def test_crc_known_vectors() -> None:
@@ -26,8 +41,9 @@ def test_crc_known_vectors() -> None:
 def test_frame_bytes_exact() -> None:
     assert wire.frame(wire.HOST_START, "1 ID") == b">1 ID*" + wire.crc_hex(b"1 ID").encode() + b"\n"
     body = "7 STG 0 abc"
-    f = wire.request(7, "STG", ["0", "abc"], Auth(KEY))
-    mac = to_hex(hmac.new(KEY, body.encode(), hashlib.sha256).digest())
+    f = wire.request(7, "STG", ["0", "abc"], SES)
+    # The MAC covers the session challenge: HMAC-SHA256(key, SID " " body), first 16 bytes.
+    mac = to_hex(hmac.new(KEY, (SID + " " + body).encode(), hashlib.sha256).digest())[:32]
     signed = body + " @" + mac
     assert f == (">" + signed + "*" + wire.crc_hex(signed.encode()) + "\n").encode()
     r = wire.parse_request(f[1:-1])
@@ -54,7 +70,8 @@ def test_parse_errors_have_reason_codes() -> None:
     assert _code(_line("1 ID\x01")) == wire.FORMAT
     assert _code(_line("1 XYZ")) == wire.COMMAND
     assert _code(_line("1 ST extra")) == wire.ARG
-    assert _code(_line("1 STG 0 a @" + "A" * 64)) == wire.FORMAT
+    assert _code(_line("1 STG 0 a @" + "A" * 32)) == wire.FORMAT
+    assert _code(_line("1 STG 0 a @" + "a" * 64)) == wire.FORMAT
     assert _code(b"x" * 700) == wire.LENGTH
     ok = wire.parse_request(_line("2147483647 ST"))
     assert ok.seq == wire.SEQ_MAX and ok.mac is None
@@ -96,9 +113,9 @@ def test_reply_roundtrip() -> None:
 
 def test_chunk_fits_worst_case_frame() -> None:
     data = "x" * wire.CHUNK
-    f = wire.request(wire.SEQ_MAX, "STG", ["3999", data], Auth(KEY))
+    f = wire.request(wire.SEQ_MAX, "STG", ["3999", data], SES)
     assert len(f) == wire.MAX_FRAME
-    big = wire.request(wire.SEQ_MAX, "STG", ["3999", data + "x"], Auth(KEY))
+    big = wire.request(wire.SEQ_MAX, "STG", ["3999", data + "x"], SES)
     assert wire.FrameParser().feed(big) == [None]
 
 
@@ -109,23 +126,27 @@ def test_chunk_fits_worst_case_frame() -> None:
 def example_program() -> bytes:
     p = pg.Program(conc_ng_per_ul=500, origin="spinal", age_years=40, pump_kind="programmable",
                    reservoir_nl=20_000_000, alarm_nl=2_000_000, min_step_s=1800, internal_nl=200_000,
-                   catheter_mm=500, phase="initial", base_dose_ng_per_day=100_000,
-                   schedule=Schedule(86400, [(0, 100_000), (72000, 120_000)]), label="example")
+                   catheter_mm=500, phase="transfer", previous_ng_per_day=100_000, reason="bench",
+                   base_dose_ng_per_day=100_000, schedule=Schedule(86400, [(0, 100_000), (72000, 120_000)]),
+                   label="example")
     return pg.encode(p)
 
 
 def example_exchange() -> str:
-    rig = Rig(KEY, BenchClock(T0), None, "bench1")
-    a = Auth(KEY)
+    _CALLS[0] = 0
+    rig = Rig(KEY, BenchClock(T0), None, CONFIG, doc_random)
     b = example_program()
+    stale = Session(Auth(KEY), "202122232425262728292a2b2c2d2e2f")
     frames = [
         wire.request(1, "ID", []),
-        wire.request(1, "STG", ["0", b.decode()], a),
-        wire.request(2, "COM", [str(len(b)), pg.checksum(b), "rf=20000000,500,0"], a),
+        wire.request(1, "SES", []),
+        wire.request(1, "STG", ["0", b.decode()], SES),
+        wire.request(2, "COM", [str(len(b)), pg.checksum(b)[: wire.SHA_LEN], "rf=20000000,500,0"], SES),
         wire.request(3, "RB", ["0"]),
-        wire.request(2, "STG", ["0", "x"], a),  # replayed SEQ
-        wire.request(4, "STP", ["STOP", "0123456789abcdef"], a),
-        wire.request(5, "ST", []),
+        wire.request(2, "STG", ["0", "x"], SES),  # a replayed counter
+        wire.request(3, "STP", ["STOP", "0123456789abcdef"], SES),
+        wire.request(9, "ADV", ["60"], stale),  # a MAC of another session
+        wire.request(4, "ST", []),
     ]
     out = []
     for f in frames:
@@ -137,11 +158,13 @@ def example_exchange() -> str:
 def test_doc_example_matches_codec() -> None:
     text = example_exchange()
     lines = text.split("\n")
-    assert lines[1].startswith("<1 ACK ID ") and " seq=0 " in lines[1]
-    assert lines[5].startswith("<2 ACK COM prog=" + pg.short_id(example_program()))
-    assert "data=" + example_program().decode() + "*" in lines[7]
-    assert lines[9].startswith("<2 NAK SEQ expected=3*")
-    assert lines[11].startswith("<4 NAK CONFIRM ")
+    assert lines[1].startswith("<1 ACK ID fw=")
+    assert lines[3].startswith("<1 ACK SES sid=" + SID + " ")
+    assert lines[7].startswith("<2 ACK COM prog=" + pg.short_id(example_program()))
+    assert "data=" + example_program().decode() + "*" in lines[9]
+    assert lines[11].startswith("<2 NAK SEQ expected=3*")
+    assert lines[13].startswith("<3 NAK CONFIRM ")
+    assert lines[15].startswith("<9 NAK AUTH*")
     try:
         with open("docs/protocol.md") as f:
             doc = f.read()
@@ -161,4 +184,4 @@ def test_doc_example_matches_codec() -> None:
         assert digest == DOC_DIGEST
 
 
-DOC_DIGEST = "d894175a2868cded2c67efda9f77bc4ac190cc1562e736bb5a4c484e138ab842"
+DOC_DIGEST = "dafc95f4dddb8c6b5bea25b9483752f858b7af8502566e7b612d836e3cbf907e"

@@ -1,68 +1,41 @@
-# The rig state machine over the wire: exact delivery, alarms, refill, stop, staging, auth, hazards,
+# The rig state machine over the wire: exact delivery, alarms, refill, stop, staging, sessions, hazards,
 # persistence. Numbers are re-computed independently (plain integer arithmetic from first principles).
 # REQ: ITB-REF-01 ITB-REF-02 ITB-DIS-01 ITB-TIT-01 ITB-TIT-04 ITB-RNG-01 ITB-CON-04 ITB-BRG-01
 
 from firmware_py import program as pg
 from firmware_py import protocol as wire
-from firmware_py.auth import Auth
+from firmware_py.auth import Auth, Session
 from firmware_py.clock import BenchClock
 from firmware_py.rig import Rig
-from firmware_py.schedule import Schedule
 from firmware_py.store import Store
-from tests.core.test_store import MemFs, ResetError
+from tests.core.support import CONFIG, KEY, T0, Host, MemFs, PowerLoss, counter_random, program, replies
 
-KEY = bytes(range(32))
-T0 = 1_767_225_600  # 2026-01-01 00:00 (a Thursday)
 ML = 1_000_000
 
 
-def make_prog(dose: int = 400_000, conc: int = 500, steps: object = None, phase: str = "titration",
-              res: int = 20 * ML) -> bytes:
-    sch = Schedule(86400, steps if steps is not None else [(0, dose)])  # type: ignore[arg-type]
-    p = pg.Program(conc_ng_per_ul=conc, origin="spinal", age_years=40, pump_kind="programmable",
-                   reservoir_nl=res, alarm_nl=2 * ML, min_step_s=1800, internal_nl=200_000,
-                   catheter_mm=500, phase=phase, base_dose_ng_per_day=sch.steps[0][1], schedule=sch)
-    return pg.encode(p)
+def make_prog(dose: int = 400_000, conc: int = 500, steps: object = None, phase: str = "refill") -> bytes:
+    return pg.encode(program(steps if steps is not None else dose, phase, conc))
 
 
-class Host:
-    def __init__(self, rig: Rig) -> None:
-        self.rig = rig
-        self.auth = Auth(KEY)
-        self.seq = rig.status().last_seq
-
-    def send(self, cmd: str, args: list[str], auth: bool = True) -> wire.Reply:
-        self.seq += 1
-        f = wire.request(self.seq, cmd, args, self.auth if auth else None)
-        out = self.rig.feed(f)
-        assert out.count(b"\n") == 1
-        return wire.parse_reply(out[1:-1])
-
-    def load(self, b: bytes, rf: str | None = None, chunk: int = 600) -> wire.Reply:
-        for off in range(0, len(b), chunk):
-            r = self.send("STG", [str(off), b[off : off + chunk].decode()])
-            assert r.ok, r.fields
-        args = [str(len(b)), pg.checksum(b)]
-        if rf:
-            args.append("rf=" + rf)
-        return self.send("COM", args)
+def new_rig(store: Store | None = None, clk: BenchClock | None = None) -> Rig:
+    return Rig(KEY, clk or BenchClock(T0), store, CONFIG, counter_random())  # type: ignore[arg-type]
 
 
 def fresh(store: Store | None = None, dose: int = 400_000) -> tuple[Rig, Host, BenchClock]:
     clk = BenchClock(T0)
-    rig = Rig(KEY, clk, store)
+    rig = new_rig(store, clk)
     h = Host(rig)
-    r = h.load(make_prog(dose, phase="initial"), "20000000,500,0")
+    r = h.load(make_prog(dose, phase="transfer"), (20 * ML, 500, 0))
     assert r.ok, (r.name, r.fields)
     return rig, h, clk
 
 
 def test_exact_delivery_two_step_schedule() -> None:
     # 300 mcg/day 00:00-18:00, 360 mcg/day 18:00-24:00, conc 500 mcg/mL. Independent sum per segment.
-    rig = Rig(KEY, BenchClock(T0))
+    rig = new_rig()
     h = Host(rig)
-    b = make_prog(steps=[(0, 300_000), (64800, 360_000)], phase="initial")
-    assert h.load(b, "20000000,500,0").ok
+    b = make_prog(steps=[(0, 300_000), (64800, 360_000)], phase="transfer")
+    assert h.load(b, (20 * ML, 500, 0)).ok
     for elapsed in (1, 3599, 64800, 64801, 86400, 86400 * 3 + 70000, 86400 * 17 + 12345):
         h.send("ADV", [str(elapsed - (rig.status().t_s - T0))]) if elapsed > rig.status().t_s - T0 else None
         st = rig.status()
@@ -92,8 +65,8 @@ def test_low_alarm_before_empty_at_exact_times() -> None:
     rig, h, _ = fresh()
     st = rig.status()
     flow_nl_per_day = 400_000 * 1000 // 500
-    t_low = T0 - (-(18 * ML) * 86400 // flow_nl_per_day)  # ceil: 18 mL used
-    t_empty = T0 - (-(20 * ML) * 86400 // flow_nl_per_day)
+    t_low = T0 + (18 * ML) * 86400 // flow_nl_per_day  # 18 mL used (exact here: 22.5 days)
+    t_empty = T0 + (20 * ML) * 86400 // flow_nl_per_day
     assert (st.t_alarm_s, st.t_empty_s) == (t_low, t_empty)
     assert t_low < t_empty
     h.send("ADV", [str(t_low - 1 - T0)])
@@ -108,9 +81,9 @@ def test_low_alarm_before_empty_at_exact_times() -> None:
     assert (st.state, st.alarm, st.reservoir_nl, st.rate_ng_per_day) == ("alarm", "empty", 0, 0)
     h.send("ADV", ["86400"])
     assert rig.status().delivered_nl == 20 * ML  # nothing after empty
-    kinds = [e[2] for e in rig.s.log]
+    kinds = [e[2] for e in rig.s.entries()]
     assert kinds.index("low") < kinds.index("empty")
-    assert [e[1] for e in rig.s.log if e[2] in ("low", "empty")] == [t_low, t_empty]
+    assert [e[1] for e in rig.s.entries() if e[2] in ("low", "empty")] == [t_low, t_empty]
 
 
 def test_refill_pocket_flag_and_resume_after_empty() -> None:
@@ -126,7 +99,7 @@ def test_refill_pocket_flag_and_resume_after_empty() -> None:
     exp = rig.status().reservoir_nl
     r = h.send("RF", ["15000000", "500", str(exp - ML - 1)])
     assert r.ok and r.fields["pocket"] == "1"
-    assert any(e[2] == "refill" and e[3].endswith("pocket:1") for e in rig.s.log)
+    assert any(e[2] == "refill" and e[3].endswith("pocket:1") for e in rig.s.entries())
     assert h.send("RF", ["15000000", "1000", "0"]).name == "CONC"  # a new strength needs COM rf=
     h.send("ADV", [str(40 * 86400)])
     assert rig.status().state == "alarm"
@@ -157,18 +130,20 @@ def test_interrupted_staging_never_changes_or_stops_delivery() -> None:
     for cut in range(10, len(new), 50):
         for off in range(0, cut, 50):
             assert h.send("STG", [str(off), new[off : min(off + 50, cut)].decode()]).ok
-        r = h.send("COM", [str(len(new)), pg.checksum(new)])
+        r = h.send("COM", [str(len(new)), pg.checksum(new)[:32]])
         assert r.name == "INCOMPLETE" and r.fields["staged"] == str(cut)
         st = rig.status()
         assert rig.s.prog_b == active and st.state == "running" and st.rate_ng_per_day == 400_000
     assert h.send("STG", ["5", "x"]).name in ("ORDER",)
     assert h.send("STG", ["0", new.decode()]).ok
-    assert h.send("COM", [str(len(new)), "0" * 64]).name == "CHECKSUM"
+    assert h.send("COM", [str(len(new)), "0" * 32]).name == "CHECKSUM"
+    assert h.send("COM", [str(len(new)), pg.checksum(new)]).name == "CHECKSUM"  # 32 hex digits, not 64
     assert rig.s.prog_b == active
 
 
 def test_hazards_refused_with_rule_ids() -> None:
-    # REQ: ITB-TIT-01 (+10..30 %), ITB-RNG-01 (12..2003 mcg/day), per-hour slip, 10x slip, wrong conc.
+    # REQ: ITB-MNT-01 (+10..40 % at refill), ITB-RNG-01 (12..2003 mcg/day), per-hour slip, 10x slip,
+    # wrong conc.
     rig, h, clk = fresh(dose=100_000)
     clk.advance(2 * 86400)
     active = rig.s.prog_b
@@ -176,7 +151,7 @@ def test_hazards_refused_with_rule_ids() -> None:
     assert per_hour.name in ("TITRATION", "LIMIT") and not per_hour.ok
     assert "ITB-" in per_hour.fields["rules"]
     ten_x = h.load(make_prog(1_000_000))
-    assert ten_x.name == "TITRATION" and "ITB-TIT-01" in ten_x.fields["rules"]
+    assert ten_x.name == "TITRATION" and "ITB-MNT-01" in ten_x.fields["rules"]
     over = h.load(make_prog(2_100_000))
     assert over.name == "LIMIT" and "ITB-RNG-01" in over.fields["rules"]
     conc = h.load(make_prog(120_000, conc=1000))
@@ -188,37 +163,69 @@ def test_hazards_refused_with_rule_ids() -> None:
     assert too_soon.name == "TITRATION" and "ITB-TIT-04" in too_soon.fields["rules"]
 
 
-def test_auth_forged_replayed_and_reordered_frames() -> None:
+def test_sessions_forged_replayed_and_reordered_frames() -> None:
     rig, h, _ = fresh()
     seq = h.seq
     b = make_prog(440_000)
-    forged = wire.request(seq + 1, "STP", ["CONFIRM", str(rig.status().prog)], Auth(b"\x01" * 32))
+    forged = wire.request(seq + 1, "STP", ["CONFIRM", str(rig.status().prog)],
+                          Session(Auth(b"\x01" * 32), h.session.sid))  # type: ignore[union-attr]
     assert b" NAK AUTH" in rig.feed(forged)
     unsigned = wire.request(seq + 1, "STG", ["0", "x"])
     assert b" NAK AUTH" in rig.feed(unsigned)
-    good = wire.request(seq + 1, "STG", ["0", b.decode()], h.auth)
+    good = wire.request(seq + 1, "STG", ["0", b.decode()], h.session)
     assert b" ACK STG" in rig.feed(good)
     assert b" NAK SEQ expected=" + str(seq + 2).encode() in rig.feed(good)  # replay
     later = wire.request(seq + 5, "ST", [])
-    assert b" ACK ST" in rig.feed(later)  # read-only: any SEQ, does not move last_seq
-    early = wire.request(seq + 1, "COM", [str(len(b)), pg.checksum(b)], h.auth)
+    assert b" ACK ST" in rig.feed(later)  # read-only: any SEQ, does not move the counter
+    early = wire.request(seq + 1, "COM", [str(len(b)), pg.checksum(b)[:32]], h.session)
     assert b" NAK SEQ" in rig.feed(early)  # reordered
-    assert rig.status().last_seq == seq + 1
     # tampering with a signed frame breaks the MAC even with a fixed CRC
-    f = wire.request(seq + 2, "ADV", ["60"], h.auth).decode()
+    f = wire.request(seq + 2, "ADV", ["60"], h.session).decode()
     body = f[1 : f.index("*")].replace("ADV 60", "ADV 99")
     assert b" NAK AUTH" in rig.feed(wire.frame(wire.HOST_START, body))
+    # a frame of the session before is never valid in the next one, whatever its counter
+    old = h.session
+    h.open()
+    assert b" NAK AUTH" in rig.feed(wire.request(seq + 10, "ADV", ["60"], old))
+    assert h.send("ADV", ["60"]).ok  # the new session starts at counter 1
+    # a new connection ends the session: signed frames need a new SES
+    rig.link_reset()
+    assert replies(rig.feed(wire.request(h.seq + 1, "ADV", ["60"], h.session)))[0].name == "SESSION"
 
 
-def test_refused_change_consumes_seq_so_it_cannot_be_replayed() -> None:
+def test_a_used_up_counter_never_locks_the_rig_out() -> None:
+    # The top counter in one session is answered; the next session has the whole counter space again.
+    rig, h, _ = fresh()
+    h.seq = wire.SEQ_MAX - 1
+    assert h.send("STP", ["CONFIRM", "0123456789abcdef"]).name == "CONFIRM"
+    assert replies(rig.feed(wire.request(wire.SEQ_MAX, "ADV", ["60"], h.session)))[0].name == "SEQ"
+    h.open()
+    assert h.send("RF", ["20000000", "500", str(rig.status().reservoir_nl)]).ok
+
+
+def test_no_random_source_no_session() -> None:
+    rig = Rig(KEY, BenchClock(T0), None, CONFIG, None)
+    assert replies(rig.feed(wire.request(1, "ID", [])))[0].ok
+    r = replies(rig.feed(wire.request(1, "SES", [])))[0]
+    assert r.name == "STATE"  # the code alone: the bytes received so far earn no more NAK credit
+    for _ in range(8):
+        rig.feed(wire.request(1, "ST", []))
+    r = replies(rig.feed(wire.request(1, "SES", [])))[0]
+    assert r.name == "STATE" and "random" in r.fields["msg"]
+    assert replies(rig.feed(wire.request(1, "ST", [])))[0].ok
+
+
+def test_refused_change_consumes_its_counter_so_it_cannot_be_replayed() -> None:
     rig, h, clk = fresh(dose=100_000)
     b = make_prog(125_000)  # +25 %: allowed after 24 h, refused now
     h.send("STG", ["0", b.decode()])
     h.seq += 1
-    com = wire.request(h.seq, "COM", [str(len(b)), pg.checksum(b)], h.auth)
+    com = wire.request(h.seq, "COM", [str(len(b)), pg.checksum(b)[:32]], h.session)
     assert b" NAK TITRATION" in rig.feed(com)
     clk.advance(2 * 86400)
     assert b" NAK SEQ" in rig.feed(com)
+    h.open()
+    assert b" NAK AUTH" in rig.feed(com)  # nor in a later session
     assert rig.status().rate_ng_per_day == 100_000
 
 
@@ -230,23 +237,25 @@ def test_every_nak_reason_leaves_delivery_unchanged() -> None:
            b">" + b"1" * 700 + b"\n", wire.frame(wire.HOST_START, "1 RB x")]
     for f in bad:
         seen.add(wire.parse_reply(rig.feed(f)[1:-1]).name)
-    seen.add(h.send("STG", ["0", "x"], auth=False).name)
+    seen.add(h.send("STG", ["0", "x"], sign=False).name)
     seen.add(h.send("STG", ["9", "x"]).name)
-    seen.add(h.send("STG", ["0", "x" * 547]).name)
+    seen.add(h.send("STG", ["0", "x" * 600]).name)
     for _ in range(7):
         h.send("STG", [str(rig.status().staged), "x" * 500])
     seen.add(h.send("STG", [str(rig.status().staged), "x" * 500]).name)
-    h.send("STG", ["0", "ITB1;x"])
-    seen.add(h.send("COM", ["6", pg.checksum(b"ITB1;x")]).name)
-    seen.add(h.send("COM", ["7", "0" * 64]).name)
-    seen.add(h.send("COM", ["6", "0" * 64]).name)
+    h.send("STG", ["0", "ITB2;x"])
+    seen.add(h.send("COM", ["6", pg.checksum(b"ITB2;x")[:32]]).name)
+    seen.add(h.send("COM", ["7", "0" * 32]).name)
+    seen.add(h.send("COM", ["6", "0" * 32]).name)
     seen.add(h.send("BOL", ["1000", "600"]).name)
     seen.add(h.send("STP", ["CONFIRM", "x"]).name)
     seen.add(h.send("RF", ["1000", "2000", "0"]).name)
     h.seq -= 3
     seen.add(h.send("ADV", ["1"]).name)
+    rig.link_reset()
+    seen.add(h.send("ADV", ["1"]).name)
     assert seen >= {"CRC", "FORMAT", "COMMAND", "LENGTH", "ARG", "AUTH", "ORDER", "PROGRAM", "INCOMPLETE",
-                    "CHECKSUM", "STATE", "CONFIRM", "CONC", "SEQ"}, seen
+                    "CHECKSUM", "STATE", "CONFIRM", "CONC", "SEQ", "SESSION"}, seen
     st = rig.status()
     assert rig.s.prog_b == active and st.state == "running" and st.rate_ng_per_day == 400_000
 
@@ -267,11 +276,13 @@ def test_commit_atomic_when_store_fails() -> None:
     fs = MemFs()
     rig, h, _ = fresh(Store("s", fs), dose=100_000)
     active = rig.s.prog_b
-    b = make_prog(100_000, phase="refill")  # no change of dose: allowed
+    b = pg.encode(program(100_000, label="renamed"))  # no change of dose: allowed
     h.send("STG", ["0", b.decode()])
-    fs.fail_at = fs.ops + 1
-    r = h.send("COM", [str(len(b)), pg.checksum(b)])
-    fs.fail_at = 0
+    fs.files["s.cur"] = b""  # no store can replace a file it cannot read back as good
+    fs.fail_at = fs.ops  # the save's first write fails
+    fs.failure = OSError(28)  # ENOSPC: the rig handles it (a PowerLoss would reset the board)
+    r = h.send("COM", [str(len(b)), pg.checksum(b)[:32]])
+    fs.fail_at = None
     assert r.name == "STORE" and rig.s.prog_b == active
 
 
@@ -281,29 +292,28 @@ def test_persistence_and_resume_at_every_reset_point() -> None:
     h.send("ADV", ["86400"])
     delivered = rig.status().delivered_ng
     sid = rig.status().prog
+    hist = rig.s.hist.text()
     # a reset at every step of the next save (an RF) leaves either the old or the new state
-    for k in range(1, 5):
-        fs2 = MemFs()
-        fs2.files = dict(fs.files)
-        rig2 = Rig(KEY, BenchClock(clk.now_s()), Store("s", fs2))
+    for k in range(4):
+        fs2 = MemFs(fs.files)
+        rig2 = new_rig(Store("s", fs2), BenchClock(clk.now_s()))
         h2 = Host(rig2)
         fs2.fail_at = fs2.ops + k
-        try:
+        try:  # noqa: SIM105 (MicroPython has no contextlib)
             h2.send("RF", ["20000000", "500", str(rig2.status().reservoir_nl)])
-        except ResetError:
-            fs2.fail_at = 0
-        fs2.fail_at = 0
-        rig3 = Rig(KEY, BenchClock(clk.now_s()), Store("s", fs2))
+        except PowerLoss:
+            pass
+        fs2.fail_at = None
+        rig3 = new_rig(Store("s", fs2), BenchClock(clk.now_s()))
         st = rig3.status()
-        assert st.prog == sid and st.state == "running"
+        assert st.prog == sid and st.state == "running" and rig3.s.hist.text() == hist
         assert st.delivered_ng in (delivered, 0)
-        assert st.last_seq >= h.seq
-    # plain resume: same program, delivery continues exactly, seq kept, resume logged
-    rig4 = Rig(KEY, BenchClock(clk.now_s() + 3600), Store("s", fs))
+    # plain resume: same program and history, delivery continues exactly, resume logged
+    rig4 = new_rig(Store("s", fs), BenchClock(clk.now_s() + 3600))
     st = rig4.status()
-    assert st.prog == sid and st.last_seq == h.seq
+    assert st.prog == sid and rig4.s.hist.text() == hist and st.chk == "ok"
     assert st.delivered_ng == 400_000 * (86400 + 3600) // 86400
-    assert rig4.s.log[-1][2] == "resume"
+    assert rig4.s.entries()[-1][2] == "resume"
 
 
 def test_bridge_bolus_after_concentration_change() -> None:
@@ -312,7 +322,7 @@ def test_bridge_bolus_after_concentration_change() -> None:
     clk.advance(3 * 86400)
     assert h.send("BOL", ["1000", "600"]).name == "STATE"  # no concentration change pending
     b = make_prog(400_000, conc=1000, phase="refill")
-    r = h.load(b, "20000000,1000," + str(rig.status().reservoir_nl))
+    r = h.load(b, (20 * ML, 1000, rig.status().reservoir_nl))
     assert r.ok, r.fields
     dead = 200_000 + 500 * 2600 // 10  # internal + 50 cm of catheter at 2.6 uL/cm
     old_flow = 400_000 * 1000 // 500  # nL/day at the old 500 mcg/mL

@@ -1,13 +1,18 @@
-"""host_tools.quantities: parsing what people type, refusing what is ambiguous, exact conversions."""
+"""host_tools.quantities: what people type, quantities from any pint registry, exact conversions, refusals
+that
+quote the value as typed (issue 12: "20.0000001 mL" became "20 milliliter is finer...")."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
+import pint
 import pytest
 
 from host_tools import quantities as qt
-from host_tools.errors import InternalError, UsageError
+from host_tools.errors import UsageError
 
 
 @pytest.mark.parametrize(
@@ -16,9 +21,13 @@ from host_tools.errors import InternalError, UsageError
         ("500 mcg/day", "dose rate", 500_000),
         ("0.5 mg/day", "dose rate", 500_000),
         ("500mcg/day", "dose rate", 500_000),
-        ("20.833 mcg/h", "dose rate", 499_992),
         ("2 mg per day", "dose rate", 2_000_000),
+        ("500 mcg/24h", "dose rate", 500_000),
+        ("500 mcg per 24 h", "dose rate", 500_000),
+        ("3.5 mg/7 days", "dose rate", 500_000),
         ("2 mg/mL", "concentration", 2_000),
+        ("10 mg/20 mL", "concentration", 500),
+        ("40mg/20mL", "concentration", 2_000),
         ("500 ug/ml", "concentration", 500),
         ("40 mL", "volume", 40_000_000),
         ("10 uL/h", "flow", 240_000),
@@ -27,84 +36,121 @@ from host_tools.errors import InternalError, UsageError
         ("1e3 mcg/day", "dose rate", 1_000_000),
         ("2 h", "duration", 7_200),
         ("50 mcg", "mass", 50_000),
+        ("50 cm", "length", 500),
+        ("0.5 m", "length", 500),
+        ("500 mm", "length", 500),
+        ("19.7 in", "length", 500),
     ],
 )
-def test_parse_as_people_write_it(text: str, kind: str, base: int) -> None:
-    """Quantities as people type them become exact core integers (mcg is microgram)."""
-    assert qt.to_base("--x", qt.parse("--x", text, kind), kind) == base
+def test_forms_people_type(text: str, kind: str, base: int) -> None:
+    """Vial labels, per-24 h doses and any length unit are accepted; mcg is microgram."""
+    if text == "19.7 in":
+        with pytest.raises(UsageError, match="not a whole number of mm"):
+            qt.arg("--x", text, kind).base()
+        return
+    assert qt.arg("--x", text, kind).base() == base
+
+
+def test_a_number_below_the_line_is_marked_derived() -> None:
+    """The parsed value of a vial label is shown (docs/cli.md): Arg.derived."""
+    assert qt.arg("--c", "40 mg/20 mL", "concentration").derived
+    assert not qt.arg("--c", "2 mg/mL", "concentration").derived
+
+
+def test_per_hour_is_what_was_typed_per_hour() -> None:
+    assert qt.arg("--d", "500 mcg/h", "dose rate").per_hour
+    assert qt.arg("--d", "500 ug/hr", "dose rate").per_hour
+    assert not qt.arg("--d", "500 mcg/24h", "dose rate").per_hour
+    assert not qt.arg("--d", "500 mcg/day", "dose rate").per_hour
 
 
 @pytest.mark.parametrize(
     ("text", "kind", "says"),
     [
-        ("500", "dose rate", "bare number"),
-        ("  500  ", "dose rate", "bare number"),
+        ("500", "dose rate", "'500' is a bare number"),
         ("2 mg/mL", "dose rate", "is a concentration, expected a dose rate"),
         ("10 uL/h", "dose rate", "is a flow, expected a dose rate"),
-        ("500 mcg/day", "flow", "is a dose rate, expected a flow"),
-        ("5 %", "volume", "cannot read"),
+        ("5 %", "volume", "is not a volume"),
+        ("0,5 mg/day", "dose rate", "use a decimal point"),
+        ("500 blorp/day", "dose rate", "has an unknown unit 'blorp/day'"),
         ("1 gr/day", "dose rate", "ambiguous unit"),
         ("1 mcg/month", "dose rate", "ambiguous unit"),
         ("3 m", "duration", "ambiguous unit"),
         ("1 ML", "volume", "ambiguous unit"),
         ("1 Mg/day", "dose rate", "ambiguous unit"),
-        ("3 blorps/day", "dose rate", "unknown unit"),
-        ("0,5 mg/day", "dose rate", "decimal point"),
-        ("-5 mL", "volume", "greater than zero"),
-        ("0 mL", "volume", "greater than zero"),
-        ("1e99 mg/day", "dose rate", "plausible range"),
-        ("2**1000 mg/day", "dose rate", "cannot read"),
-        ("nan mg/day", "dose rate", "cannot read"),
-        ("x" * 200, "dose rate", "longer than"),
+        ("-5 mcg/day", "dose rate", "must be greater than zero"),
+        ("0 mcg/day", "dose rate", "must be greater than zero"),
+        ("10 mg/0 mL", "concentration", "zero or a negative number below the line"),
+        ("1e14 g/day", "dose rate", "out of any plausible range"),
     ],
 )
-def test_parse_refuses_with_a_reason(text: str, kind: str, says: str) -> None:
-    """A bare number, a wrong dimension or an ambiguous unit is refused; the message names field and why."""
-    with pytest.raises(UsageError) as info:
-        qt.parse("--dose", text, kind)
-    msg = str(info.value)
-    assert msg.startswith("--dose: ")
-    assert says in msg
-    assert "\n" not in msg
+def test_refusals_quote_the_value_as_typed(text: str, kind: str, says: str) -> None:
+    with pytest.raises(UsageError) as exc:
+        qt.arg("--dose", text, kind)
+    assert str(exc.value).startswith(f"--dose: '{text.strip()}'")
+    assert says in str(exc.value)
 
 
-def test_zero_allowed_when_asked() -> None:
-    assert qt.to_base("--a", qt.parse("--a", "0 mL", "volume", allow_zero=True), "volume") == 0
+def test_finer_than_the_core_quotes_the_user_unit() -> None:
+    """Issue 12: '20.0000001 mL' and '500 mcg/week' were misquoted."""
+    with pytest.raises(UsageError) as exc:
+        qt.arg("--volume", "20.0000001 mL", "volume").base()
+    assert str(exc.value) == (
+        "--volume: '20.0000001 mL' is 20.0000001 mL, not a whole number of nL (0.000001 mL), the resolution "
+        "of a pump program; give it to 6 decimals in mL"
+    )
+    with pytest.raises(UsageError) as exc:
+        qt.arg("--dose", "500 mcg/week", "dose rate").base()
+    assert "'500 mcg/week' is 71.428571428... mcg/day, not a whole number of ng/day" in str(exc.value)
+    assert "milliliter" not in str(exc.value) and "finer than the core" not in str(exc.value)
 
 
-def test_finer_than_core_resolution_is_refused() -> None:
-    """0.1 ng/day cannot be a core integer: refused, never rounded silently."""
-    qty = qt.parse("--dose", "0.0001 mcg/day", "dose rate")
-    with pytest.raises(UsageError, match="finer than"):
-        qt.to_base("--dose", qty, "dose rate")
+def test_quantities_of_another_registry_are_converted_through_their_units() -> None:
+    """Issue 12: a user's own pint.UnitRegistry() quantity was refused."""
+    theirs: pint.UnitRegistry[Any] = pint.UnitRegistry()
+    assert qt.arg("dose", theirs.Quantity(0.5, "mg/day"), "dose rate").base() == 500_000
+    assert qt.arg("dose", theirs.Quantity(20.833, "microgram/hour"), "dose rate").base() == 499_992
+    assert qt.arg("c", 2 * theirs.mg / theirs.mL, "concentration").base() == 2_000
+    assert qt.arg("c", qt.q(2, "mg/mL"), "concentration").base() == 2_000  # ours too
+    with pytest.raises(UsageError, match="is a length, expected a volume"):
+        qt.arg("v", theirs.Quantity(3, "m"), "volume")
 
 
-def test_exact_arithmetic() -> None:
-    """The registry is exact: 0.1 mg/mL is exactly 100 ng/uL, 1/24 of a day is exactly 1 h."""
-    assert qt.exact(qt.parse("--c", "0.1 mg/mL", "concentration"), "ng/uL") == 100
-    assert qt.exact(qt.q(1, "day") / 24, "h") == 1
-    assert isinstance(qt.exact(qt.q(1, "mcg/day"), "mcg/h"), Fraction)
+def test_numbers_with_explicit_units() -> None:
+    assert qt.arg("dose", (500, "mcg/day"), "dose rate").base() == 500_000
+    assert qt.arg("dose", (0.5, "mg/day"), "dose rate").base() == 500_000  # the float's shortest decimal
+    assert qt.arg("dose", (Decimal("0.5"), "mg/day"), "dose rate").base() == 500_000
+    assert qt.arg("dose", (Fraction(1, 2), "mg/day"), "dose rate").base() == 500_000
 
 
-def test_json_round_trip_and_rates_show_both() -> None:
-    """JSON quantities are {value, unit} with a unit pint parses; every rate shows per day and per hour."""
-    qty = qt.parse("--dose", "500 mcg/day", "dose rate")
-    obj = qt.to_json(qty, "mcg/h")
-    assert set(obj) == {"value", "unit"}
-    back = qt.from_json("x", obj, "dose rate")
-    assert abs(qt.exact(back, "mcg/day") - 500) < Fraction(1, 10**9)
-    assert qt.fmt_rate(qty) == "500 mcg/day (20.833 mcg/h)"
-    assert qt.fmt_rate(qt.parse("--f", "10 uL/h", "flow")) == "0.24 mL/day (10 uL/h)"
+@pytest.mark.parametrize("value", [6, 6.0, True, None, [500, "mcg/day"]])
+def test_values_without_units_are_refused_naming_the_argument(value: object) -> None:
+    with pytest.raises(UsageError) as exc:
+        qt.arg("effect", value, "duration")
+    assert str(exc.value).startswith("effect:")
+
+
+def test_named_carries_the_users_name() -> None:
+    with pytest.raises(UsageError, match=r"^dose\.base: '500' is a bare number"):
+        qt.arg("dose", qt.Named("dose.base", "500"), "dose rate")
+
+
+def test_json_round_trip() -> None:
+    q = qt.q(Fraction(1, 4), "mL")
+    assert qt.exact(qt.from_json("x", qt.to_json(q, "mL"), "volume"), "nL") == 250_000
+    assert qt.to_json(qt.q(1, "mL"), "mL") == {"value": 1, "unit": "mL"}
     with pytest.raises(UsageError):
-        qt.from_json("x", {"value": 1, "unit": "mL"}, "dose rate")
-    with pytest.raises(UsageError):
-        qt.from_json("x", {"value": True, "unit": "mcg/day"}, "dose rate")
+        qt.from_json("lead", {"value": True, "unit": "h"}, "duration")
 
 
-def test_internal_dimension_error_is_internal() -> None:
-    with pytest.raises(InternalError):
-        qt.check_kind("flow", qt.q(1, "mg"), "flow", internal=True)
-
-
-def test_registry_is_cached() -> None:
-    assert qt.registry() is qt.registry()
+@pytest.mark.parametrize(
+    ("value", "decimals", "text"),
+    [
+        (Fraction(125, 6), 3, "20.833"),
+        (Fraction(-1, 2), 3, "-0.5"),
+        (Fraction(1, 3000), 3, "0"),
+        (Fraction(5), 0, "5"),
+    ],
+)
+def test_decimal_text_truncates(value: Fraction, decimals: int, text: str) -> None:
+    assert qt.decimal_text(value, decimals) == text

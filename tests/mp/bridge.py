@@ -74,5 +74,7 @@ def start_bridge(
                 proc.kill()
                 proc.wait(10)
         err_reader.join(5)
+        out_stream.close()
+        err_stream.close()
         if line and line[0].startswith("LISTENING "):
             bridge.stderr = "".join(err_chunks)

@@ -5,9 +5,11 @@ it, and the tests turn that into a failure, so CI can never pass without running
 """
 
 import ast
+import functools
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -142,3 +144,27 @@ def core_test_ids(core_dir: Path = CORE_DIR) -> list[str]:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
                 ids.append(f"tests.core.{path.stem}::{node.name}")
     return sorted(ids)
+
+
+@functools.cache
+def pytest_collected_core_ids() -> tuple[str, ...]:
+    """Ids of the tests pytest collects from tests/core on CPython (a ``--collect-only`` subprocess, once per
+    session; every MicroPython run of the core is compared with it). The hypothesis plugin is left out: the
+    core tests cannot use it (they run on MicroPython), and loading it is most of the collection's time."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "-p", "no:hypothesispytest", "tests/core"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    ids = []
+    for line in proc.stdout.splitlines():
+        path, sep, name = line.partition("::")
+        if sep and path.startswith("tests/core/") and path.endswith(".py"):
+            ids.append(path[: -len(".py")].replace("/", ".") + "::" + name)
+    if proc.returncode not in (0, 5):  # 5: nothing collected
+        raise RuntimeError("pytest --collect-only tests/core failed:\n" + proc.stdout + proc.stderr)
+    return tuple(sorted(ids))

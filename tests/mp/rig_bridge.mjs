@@ -5,10 +5,13 @@
 //                                                   [--state-dir DIR] [--mpy BUILD_DIR]
 //
 // Prints "LISTENING <port>" on stdout once it accepts connections (port 0 = ephemeral). The key comes from
-// ITB_RIG_KEY or --key-file (hex) and is never printed. One client at a time, like a serial port; bytes
-// received go to rig.feed and the reply bytes go back. The rig's state lives in the MicroPython filesystem
+// ITB_RIG_KEY or --key-file (hex) and is never printed. One client at a time, and a new connection takes over
+// from the old one, as a new cable would (the rig's link is reset: no partial frame, no session carries
+// over); bytes received go to rig.feed and the reply bytes go back. This port has no os.urandom: fresh
+// random bytes from node's crypto go in with every chunk and are the rig's random source. The rig's state lives in the MicroPython filesystem
 // (/state, via firmware_py.store); with --state-dir the state files are loaded from and mirrored to a host
 // directory after every exchange, so a restarted bridge resumes the same rig. Stops on SIGTERM / SIGINT.
+import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -85,16 +88,15 @@ async function main() {
 
   let active = null;
   const server = net.createServer((sock) => {
-    if (active) {
-      sock.destroy(); // a serial port has one user
-      return;
-    }
+    if (active) active.destroy(); // a new cable takes over
     active = sock;
+    host.link_reset();
     sock.setNoDelay(true);
     sock.on("data", (chunk) => {
+      if (active !== sock) return;
       let reply = "";
       try {
-        reply = host.feed_hex(Buffer.from(chunk).toString("hex"));
+        reply = host.feed_hex(Buffer.from(chunk).toString("hex"), crypto.randomBytes(32).toString("hex"));
       } catch (err) {
         log("rig_bridge: feed raised: " + err); // Rig.feed never raises; this is a defect to report
       }

@@ -1,18 +1,29 @@
-"""Hypothesis properties of firmware_py.dosing, each checked against an independent Fraction computation."""
+"""Hypothesis properties of the core's dosing modules (flow, dilution, taper, refill, concentration, the
+range decision), each checked against an independent Fraction computation from the library's rows."""
 
 import math
 from fractions import Fraction
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from firmware_py import dosing
-from firmware_py.errors import InputError, LimitError
+from firmware_py import envelope, library
+from firmware_py.concentration import choose_concentration
+from firmware_py.config import Config
+from firmware_py.dilution import dilute
+from firmware_py.envelope import Commit, decide, dose_range, stated_history
+from firmware_py.errors import InputError, RefusedError
+from firmware_py.flow import flow
+from firmware_py.program import Program
+from firmware_py.refill import refill_forecast
 from firmware_py.schedule import Schedule
+from firmware_py.taper import taper_plan
 
 DAY = 86_400
 ML = 1_000_000
 PROPS = settings(max_examples=80, deadline=None)
+STRENGTHS = library.param_tuple("ITB-CON-01", "strengths_ng_per_ul")
+ALARM = library.param("ITB-REF-01", "low_alarm_nl")
 
 concs = st.integers(min_value=1, max_value=2_000)
 doses = st.integers(min_value=1_000, max_value=2_100_000)  # 1 mcg/day .. 2100 mcg/day
@@ -22,100 +33,77 @@ doses = st.integers(min_value=1_000, max_value=2_100_000)  # 1 mcg/day .. 2100 m
 @given(doses, concs)
 def test_flow_never_exceeds_the_dose(dose: int, conc: int) -> None:
     """REQ: ITB-CON-03. flow * conc <= dose, and one more nL/day would exceed it; per hour never more."""
-    f = dosing.flow(dose, conc)
+    f = flow(dose, conc)
     exact = Fraction(dose * 1_000, conc)  # nL/day
     assert f.flow_nl_per_day == math.floor(exact)
-    delivered_ng = Fraction(f.flow_nl_per_day * conc, 1_000)
-    assert delivered_ng <= dose
-    assert Fraction((f.flow_nl_per_day + 1) * conc, 1_000) > dose
-    assert Fraction(f.flow_dropped_pg_per_day, 1_000) == dose - delivered_ng
+    assert Fraction(f.flow_dropped_pg_per_day, 1_000) == dose - Fraction(f.flow_nl_per_day * conc, 1_000)
     assert f.flow_nl_per_h * 24 <= f.flow_nl_per_day < (f.flow_nl_per_h + 1) * 24
     assert f.dose_ng_per_h * 24 <= dose < (f.dose_ng_per_h + 1) * 24
 
 
 @PROPS
 @given(
+    st.sampled_from(STRENGTHS),
     st.integers(min_value=1, max_value=2_000),
-    st.integers(min_value=1, max_value=2_000),
-    st.sampled_from([1, 1_000, 10_000, 100_000]),
-    st.integers(min_value=1, max_value=400),
+    st.sampled_from([10_000, 100_000]),
+    st.integers(min_value=1, max_value=300),
+    st.sampled_from([0, 1_000, 10_000, 50_000]),
 )
-def test_dilution_conserves_mass_and_never_exceeds_target(
-    stock: int, target: int, res: int, steps: int
+def test_dilution_whole_strength_within_tolerance(
+    stock: int, target: int, res: int, steps: int, tol: int
 ) -> None:
-    """REQ: ITB-CON-02, ITB-CON-04. stock_nl * stock == achieved * final exactly; achieved <= target."""
-    assume(target <= stock and stock != 50)  # 50: screening ampule, refused (core test)
+    """REQ: ITB-CON-02, ITB-CON-04, ITB-DIL-01. A whole mcg/mL at or below the target, mass conserved
+    exactly, the largest such stock volume; refused exactly when that is short by more than the tolerance."""
+    assume(target <= stock)
     final = res * steps
+    # Independent: every stock volume in whole steps whose strength is a whole mcg/mL at or below target.
+    ok = [k for k in range(steps + 1) if (stock * k) % steps == 0 and stock * k // steps <= target]
+    best = max(ok)
+    achieved = stock * best // steps
+    short = Fraction(target - achieved, target)
     try:
-        d = dosing.dilute(stock, target, final, resolution_nl=res)
-    except InputError as exc:
-        # Only a stock volume under one resolution step may be refused.
-        assert exc.field == "resolution_nl"
-        assert Fraction(target * final, stock) < res
+        d = dilute(stock, target, final, res, tol)
+    except RefusedError as exc:
+        assert exc.rule_ids == ["ITB-DIL-01"]
+        assert best == 0 or short > Fraction(tol, 1_000_000)
         return
-    achieved = Fraction(d.achieved_conc_num, d.achieved_conc_den)
-    assert d.stock_nl * stock == achieved * final  # mass conserved, exactly
-    assert d.stock_nl + d.diluent_nl == final and d.diluent_nl >= 0
-    assert d.stock_nl % res == 0 and d.diluent_nl % res == 0
-    assert achieved <= target
-    # Largest measurable stock volume: one more step would exceed the target.
-    assert Fraction((d.stock_nl + res) * stock, final) > target
-    assert d.program_conc_ng_per_ul == math.ceil(achieved)  # rounded up: the pump computes less flow
-    err = (achieved - target) / target * 1_000_000
-    assert d.error_ppm <= err < d.error_ppm + 1
+    assert best > 0 and short <= Fraction(tol, 1_000_000)
+    assert d.stock_nl == best * res and d.stock_nl + d.diluent_nl == final
+    assert d.achieved_conc_ng_per_ul == achieved
+    assert d.stock_nl * stock == d.achieved_conc_ng_per_ul * final  # mass conserved, exactly
+    assert d.shortfall_ppm == math.ceil(short * 1_000_000)
 
 
 @PROPS
 @given(
     st.integers(min_value=12_000, max_value=2_003_000),
     st.integers(min_value=1, max_value=2_003_000),
-    st.integers(min_value=14 * DAY, max_value=28 * DAY),
-    st.integers(min_value=100, max_value=200),
+    st.integers(min_value=14, max_value=28),
+    st.integers(min_value=50, max_value=200),
 )
-def test_taper_steps_within_limit_monotone_never_zero(
-    current: int, floor_dose: int, dur: int, limit: int
+def test_taper_spans_the_duration_geometric_never_too_fast(
+    current: int, floor_dose: int, days: int, limit: int
 ) -> None:
-    """REQ: ITB-HOL-01, ITB-MNT-03, ITB-DIS-01. Refused exactly when even real-valued cuts cannot reach."""
+    """REQ: ITB-HOL-01, ITB-DIS-01. One dose a day for every day of the duration, the last the floor, each
+    at most `limit` below the one before; refused only when the geometric ratio itself is too steep."""
     assume(floor_dose < current)
-    days = dur // DAY
     p = Fraction(limit, 1_000)
-    real_bottom = current * (1 - p) ** days  # lowest dose any plan under the limit could reach
     try:
-        plan = dosing.taper_plan(current, floor_dose, dur, limit)
-    except LimitError as exc:
+        plan = taper_plan(current, floor_dose, days * DAY, limit)
+    except RefusedError as exc:
         assert exc.field == "floor_dose_ng_per_day"
-        # Integer cuts lose under 1 ng a step: the reachable bottom is below real_bottom + 1/p.
-        assert floor_dose < real_bottom + 1 / p
+        # Doses round up, so a step can only fail when the exact ratio is within 1/floor of the limit.
+        assert Fraction(floor_dose, current) < ((1 - p) * (1 + Fraction(1, floor_dose))) ** days
         return
-    assert floor_dose >= real_bottom
-    prev_t, prev = -DAY, current
-    for t, dose in plan:
-        assert t - prev_t >= DAY and 0 <= t < dur
-        assert 0 < floor_dose <= dose < prev
-        assert Fraction(prev - dose, prev) <= p
-        prev_t, prev = t, dose
+    assert [t for t, _d in plan] == [k * DAY for k in range(days)]
+    prev = current
+    for k, (_t, dose) in enumerate(plan, start=1):
+        geometric = current ** (days - k) * floor_dose**k  # the k-th dose to the power `days`, exactly
+        assert floor_dose <= dose <= prev
+        assert dose**days >= geometric > (dose - 1) ** days  # the geometric dose, rounded up
+        assert dose * 1_000 >= prev * (1_000 - limit)
+        prev = dose
     assert plan[-1][1] == floor_dose
-
-
-def _alarm_time_exact(steps: list[tuple[int, int]], start: int, need_ng: Fraction) -> Fraction:
-    # Independent: walk the step function from start, whole days at a time, then step by step.
-    bounds = [s for s, _ in steps] + [steps[0][0] + DAY]
-    segs = [(bounds[i], bounds[i + 1], steps[i][1]) for i in range(len(steps))]
-    per_day = sum(Fraction(r * (b - a), DAY) for a, b, r in segs)  # ng per day
-    full = math.floor(need_ng / per_day)
-    t = start + full * DAY  # every segment boundary is a whole second
-    left = need_ng - full * per_day
-    while True:
-        phase = t % DAY
-        # the segment holding phase (the last one wraps past midnight)
-        seg = next((a, b, r) for a, b, r in segs if a <= phase < b or a <= phase + DAY < b)
-        end_phase = seg[1] if seg[0] <= phase < seg[1] else seg[1] - DAY
-        rate = seg[2]
-        got = Fraction(rate * (end_phase - phase), DAY)
-        if got >= left:
-            return t + left * DAY / rate
-        left -= got
-        t += end_phase - phase
 
 
 @PROPS
@@ -127,46 +115,19 @@ def _alarm_time_exact(steps: list[tuple[int, int]], start: int, need_ng: Fractio
 )
 def test_refill_constant_dose_matches_fraction(volume: int, conc: int, dose: int, start: int) -> None:
     """REQ: ITB-REF-01. Alarm and empty times are the exact times rounded down (earlier is safer)."""
-    f = dosing.refill_forecast(volume, conc, dose, start_s=start)
-    for vol, got in ((volume - 2 * ML, f.alarm_in_s), (volume, f.empty_in_s)):
+    f = refill_forecast(volume, conc, dose, start_s=start)
+    for vol, got in ((volume - ALARM, f.alarm_in_s), (volume, f.empty_in_s)):
         exact = Fraction(max(vol, 0) * conc, 1_000) / dose * DAY
         assert got == math.floor(exact)
-    assert f.alarm_now == (volume <= 2 * ML)
-    assert f.refill_at_s == max(start, f.alarm_at_s - 4 * DAY)
-    assert f.alarm_in_days == f.alarm_in_s // DAY
-
-
-@st.composite
-def daily_schedules(draw: st.DrawFn) -> list[tuple[int, int]]:
-    n = draw(st.integers(min_value=1, max_value=6))
-    starts = sorted(draw(st.sets(st.integers(min_value=0, max_value=1_439), min_size=n, max_size=n)))
-    rates = draw(st.lists(st.integers(min_value=10_000, max_value=1_500_000), min_size=n, max_size=n))
-    return [(s * 60, r) for s, r in zip(starts, rates, strict=True)]
-
-
-@PROPS
-@given(
-    daily_schedules(),
-    st.integers(min_value=2 * ML + 1, max_value=40 * ML),
-    st.sampled_from([500, 2_000, 777]),
-    st.integers(min_value=0, max_value=3 * DAY),
-)
-def test_refill_schedule_matches_fraction(
-    steps: list[tuple[int, int]], volume: int, conc: int, start: int
-) -> None:
-    """REQ: ITB-REF-01, ITB-SCH-03. With a time-varying rate the alarm is the exact instant, rounded down."""
-    sched = Schedule(DAY, steps)
-    canon = [(s, r) for s, r in sched.steps]
-    f = dosing.refill_forecast(volume, conc, sched, start_s=start)
-    for vol, got in ((volume - 2 * ML, f.alarm_in_s), (volume, f.empty_in_s)):
-        exact = _alarm_time_exact(canon, start, Fraction(vol * conc, 1_000))
-        assert got == math.floor(exact) - start
+    margin = (library.param("ITB-REF-01", "book_min_s") + library.param("ITB-REF-01", "book_max_s")) // 2
+    assert f.alarm_now == (volume <= ALARM)
+    assert f.refill_at_s == max(start, f.alarm_at_s - margin)
 
 
 @PROPS
 @given(
     st.integers(min_value=12_000, max_value=2_003_000),
-    st.sampled_from([20 * ML, 40 * ML]),
+    st.sampled_from(library.param_tuple("ITB-PMP-01", "reservoirs_nl")),
     st.integers(min_value=1_000, max_value=100_000),
     st.integers(min_value=1 * ML, max_value=30 * ML),
     st.integers(min_value=DAY, max_value=180 * DAY),
@@ -175,26 +136,127 @@ def test_choose_concentration_fits_and_is_lowest(
     dose: int, res: int, fmin: int, fmax: int, interval: int
 ) -> None:
     """REQ: ITB-CON-01..04. The choice meets every constraint; nothing preferred before it does."""
-    usable = res - 2 * ML
+    usable = res - ALARM
 
     def fits(c: int) -> bool:
         fl = math.floor(Fraction(dose * 1_000, c))
-        lasts = Fraction(usable * c, 1_000) / dose * DAY >= interval
-        return fmin <= fl <= fmax and lasts
+        return fmin <= fl <= fmax and Fraction(usable * c, 1_000) / dose * DAY >= interval
 
     try:
-        c = dosing.choose_concentration(dose, res, fmin, fmax, interval)
-    except (InputError, LimitError):
-        assert not any(fits(c) for c in range(1, 2_001))
+        c = choose_concentration(dose, res, fmin, fmax, interval)
+    except (InputError, RefusedError):
+        assert not any(fits(x) for x in range(1, 2_001))
         return
-    conc = c.conc_ng_per_ul
-    assert 1 <= conc <= 2_000
-    assert c.labeled == (conc in (500, 1_000, 2_000))  # ITB-SCR-05: 50 is never a labeled pick
-    assert fits(conc)
-    assert c.flow_nl_per_day == math.floor(Fraction(dose * 1_000, conc))
-    assert c.supply_s == math.floor(Fraction(usable * conc, 1_000) / dose * DAY)
-    labeled = [x for x in (500, 1_000, 2_000) if fits(x)]
+    assert fits(c.conc_ng_per_ul)
+    labeled = [x for x in STRENGTHS if fits(x)]
     if labeled:
-        assert c.labeled and conc == labeled[0]
+        assert c.labeled and c.conc_ng_per_ul == labeled[0]
     else:
-        assert c.dilution_needed and conc == min(x for x in range(1, 2_001) if fits(x))
+        assert c.dilution_needed and c.conc_ng_per_ul == min(x for x in range(1, 2_001) if fits(x))
+
+
+@PROPS
+@given(
+    st.sampled_from(library.ORIGINS),
+    st.integers(min_value=0, max_value=90),
+    st.integers(min_value=1, max_value=5_000_000),
+)
+@example("spinal", 34, 12_000)
+@example("spinal", 34, 11_999)
+@example("spinal", 34, 2_003_000)
+@example("spinal", 34, 2_003_001)
+@example("cerebral", 11, 1_199_001)
+@example("spinal", 3, 1_000_001)
+def test_dose_range_is_the_range_a_constant_program_gets(origin: str, age: int, dose: int) -> None:
+    """REQ: ITB-RNG-01, ITB-RNG-02, ITB-RNG-03, ITB-RNG-04, ITB-RNG-05. envelope.dose_range (the
+    calculators' check) refuses exactly outside the group's row, and says what a program commit says."""
+    d = dose_range(origin, age, dose)
+    rid = library.range_rule(origin, age)
+    inside = library.param(rid, "low_ng_per_day") <= dose <= library.param(rid, "high_ng_per_day")
+    assert [r for r, _t in d.refusals] == ([] if inside else [rid])
+    soft = []
+    if dose > library.param("ITB-RNG-04", "above_ng_per_day"):
+        soft.append("ITB-RNG-04")
+    if age < library.param("ITB-RNG-05", "below_age_years"):
+        soft.append("ITB-RNG-05")
+    assert [r for r, _t in d.warnings] == soft
+    # The same texts as a program commit (a transfer from the same dose: no other rule refuses).
+    sched = Schedule(DAY, [(0, dose)])
+    cfg = Config(
+        library.PROGRAMMABLE,
+        library.param_tuple("ITB-PMP-01", "reservoirs_nl")[0],
+        0,
+        library.param("ITB-PMP-02", "min_catheter_mm"),
+        library.param("ITB-PMP-04", "min_step_s"),
+    )
+    p = Program(
+        conc_ng_per_ul=STRENGTHS[0],
+        origin=origin,
+        age_years=age,
+        pump_kind=cfg.pump_kind,
+        reservoir_nl=cfg.reservoir_nl,
+        alarm_nl=ALARM,
+        min_step_s=cfg.min_step_s,
+        internal_nl=0,
+        catheter_mm=cfg.catheter_mm,
+        phase=library.TRANSFER,
+        previous_ng_per_day=dose,
+        reason="x",
+        base_dose_ng_per_day=dose,
+        schedule=sched,
+    )
+    full = decide(stated_history(0, None, 0, None), None, Commit(p), cfg, 0)
+    assert [r for r in full.refusals if r[0].startswith("ITB-RNG")] == d.refusals
+    assert [w for w in full.warnings if w[0].startswith("ITB-RNG")] == d.warnings
+    assert envelope.dose_range is dose_range
+
+
+def test_windows_build_with_the_library_defaults() -> None:
+    """REQ: ITB-SCH-01, ITB-SCH-03. The labeling's night +20 % with every default from the library (the
+    minimum step was checked against an unimported S_PER_MIN: a NameError)."""
+    from firmware_py.windows import Window, build  # noqa: PLC0415
+
+    sched = build(500_000, [Window(22 * 3_600, 6 * 3_600, 200)])
+    assert sched.steps == [(4 * 3_600, 500_000), (20 * 3_600, 600_000)]
+
+
+def test_decision_texts_follow_the_precision_policy() -> None:
+    """REQ: ITB-RNG-01. A decision quotes mcg/day exactly, without trailing zeros (as the host shows it)."""
+    d = dose_range("spinal", 34, 12_000_000)
+    assert d.refusals[0][1] == (
+        "12000 mcg/day is outside the adult spinal range 12 to 2003 mcg/day [ITB-RNG-01]"
+    )
+    assert dose_range("spinal", 34, 11_833).refusals[0][1].startswith("11.833 mcg/day is outside")
+
+
+def test_a_constant_change_is_not_quoted_at_midnight() -> None:
+    """REQ: ITB-TIT-01, ITB-DIS-01. A change of a constant rate names no time span, and percents drop
+    trailing zeros ("+40 %"); a change of part of the day names its span."""
+    from host_tools.calc.change import _decision  # noqa: PLC0415
+    from host_tools.calc.common import group  # noqa: PLC0415
+
+    d = _decision(
+        group(),
+        library.PROGRAMMABLE,
+        library.TITRATION_PHASE,
+        old=500_000,
+        new=700_000,
+        since_change_s=DAY,
+        since_start_s=None,
+        ov={},
+    )
+    assert d.refusals[0][1] == (
+        "500 -> 700 mcg/day (+40 %) is above the +30 % titration limit for adult spinal "
+        "(at most 650 mcg/day) [ITB-TIT-01]"
+    )
+    cut = _decision(
+        group(),
+        library.PROGRAMMABLE,
+        library.TAPER,
+        old=500_000,
+        new=300_000,
+        since_change_s=DAY,
+        since_start_s=None,
+        ov={},
+    )
+    assert "500 -> 300 mcg/day (-40 %) cuts more than 20 %" in cut.refusals[0][1]

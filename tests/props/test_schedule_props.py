@@ -11,9 +11,11 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from firmware_py import library
 from firmware_py.program import Program, decode, encode
-from firmware_py.schedule import Schedule, Window, build
-from firmware_py.text import pct_encode
+from firmware_py.schedule import Schedule
+from firmware_py.text import pct_encode, printable
+from firmware_py.windows import Window, build
 
 DAY = 86400
 WEEK = 7 * DAY
@@ -169,20 +171,24 @@ def test_time_to_integral_is_exact_inverse(ps: tuple[int, RawSteps], t0: int, ta
 def programs(draw: st.DrawFn) -> Program:
     period, raw = draw(raw_schedules())
     sched = Schedule(period, raw)
-    text = st.text(max_size=20).filter(lambda x: len(pct_encode(x)) <= 96)
+    text = st.text(max_size=20).filter(lambda x: printable(x) and len(pct_encode(x)) <= 96)
     rule = st.from_regex(r"ITB-[A-Z]{3}-[0-9]{2}", fullmatch=True)
     ovr = draw(st.lists(st.tuples(rule, text.filter(bool)), max_size=4, unique_by=lambda o: o[0]))
     return Program(
         conc_ng_per_ul=draw(st.integers(1, 10**6)),
-        origin=draw(st.sampled_from(["spinal", "cerebral"])),
-        age_years=draw(st.integers(0, 150)),
-        pump_kind=draw(st.sampled_from(["programmable", "constant-flow"])),
+        origin=draw(st.sampled_from(library.ORIGINS)),
+        age_years=draw(st.integers(0, library.MAX_AGE_YEARS)),
+        pump_kind=draw(st.sampled_from(library.PUMP_KINDS)),
         reservoir_nl=draw(st.integers(1, 10**12)),
         alarm_nl=draw(st.integers(0, 10**12)),
-        min_step_s=draw(st.integers(60, 10**6)),
+        min_step_s=draw(st.integers(60, DAY)),
         internal_nl=draw(st.integers(0, 10**9)),
         catheter_mm=draw(st.integers(0, 10**6)),
-        phase=draw(st.sampled_from(["initial", "titration", "refill", "side-effects", "taper"])),
+        phase=draw(st.sampled_from(library.PHASES)),
+        screening_dose_ng=draw(st.integers(0, 10**6)),
+        effect_s=draw(st.integers(0, DAY)),
+        previous_ng_per_day=draw(st.integers(0, 10**9)),
+        reason=draw(text),
         base_dose_ng_per_day=draw(st.integers(1, 10**9)),
         schedule=sched,
         overrides=ovr,

@@ -1,10 +1,11 @@
-"""Authentication of program-changing commands (HMAC-SHA256 + fresh SEQ) and secrecy of the rig key.
+"""Authentication of program-changing commands (session-bound HMAC-SHA256 + a rising counter) and secrecy of
+the rig key.
 
 Hazard: forged or replayed commands change or stop therapy. Forged frames (wrong key, one MAC digit changed
-at every position, a MAC lifted from another frame, no MAC), replayed and reordered frames are refused and
-change nothing; read-only commands work without a MAC and cannot burn the SEQ space. The key never appears
-(hex in either case, or raw) in any rig reply, the event log, the stored state, status JSON, CLI output,
-or exception messages and reprs.
+at every position, a MAC lifted from another frame, no MAC), replayed and reordered frames, and frames of
+another session are refused and change nothing; read-only commands work without a MAC. The key never
+appears (hex in either case, or raw) in any rig reply, the event log, the stored state, status JSON, CLI
+output, or exception messages and reprs.
 
 REQ: ITB-DIS-01
 """
@@ -27,7 +28,7 @@ from firmware_py import protocol as wire
 from firmware_py.errors import ItbError
 from host_tools import cli, keys
 from host_tools.client import RigClient
-from host_tools.errors import HostError
+from host_tools.errors import ItbError as HostError
 from host_tools.keys import RigKey
 from host_tools.virtual_rig import VirtualRig
 from tests.fuzz import engine
@@ -45,6 +46,11 @@ def _assert_no_key(blob: bytes | str, key: bytes = kit.KEY, where: str = "") -> 
     data = blob.encode("utf-8", "surrogateescape") if isinstance(blob, str) else blob
     for form in _secret_forms(key):
         assert form not in data, f"key material found in {where}"
+
+
+def _sid(h: kit.Host) -> str:
+    assert h.session is not None
+    return h.session.sid
 
 
 def _running() -> tuple[kit.Host, kit.MemFs]:
@@ -67,33 +73,34 @@ def test_forged_frames_are_refused() -> None:
     h, _fs = _running()
     new = pg.encode(kit.program13(550_000, phase="titration"))
     stg = ["0", new.decode()]
-    seq = h.rig.s.seq + 1
-    _nak(h, engine.mk(engine.signed_body(seq, "STG", stg, kit.OTHER_KEY)), "AUTH")
+    seq = h.seq + 1
+    sid = _sid(h)
+    _nak(h, engine.mk(engine.signed_body(seq, "STG", stg, sid, kit.OTHER_KEY)), "AUTH")
     _nak(h, engine.mk(f"{seq} STG 0 {new.decode()}".encode()), "AUTH")
-    other = engine.signed_body(seq, "ST", [])
+    other = engine.signed_body(seq, "ST", [], sid)
     _nak(h, engine.mk(f"{seq} STG 0 {new.decode()} ".encode() + other.split(b" ")[-1]), "AUTH")
-    good = engine.signed_body(seq, "STP", ["CONFIRM", pg.short_id(h.rig.s.prog_b)])
+    good = engine.signed_body(seq, "STP", ["CONFIRM", pg.short_id(h.rig.s.prog_b)], sid)
     _nak(h, engine.mk(good.replace(b"STP", b"BOL", 1)), "AUTH")
     _nak(h, engine.mk(good.replace(f"{seq} ".encode(), f"{seq + 1} ".encode(), 1)), "AUTH")
 
 
 def test_every_single_mac_digit_change_is_refused() -> None:
-    """64 positions x 15 other hex digits = 960 forged STP frames: each NAK AUTH, the pump keeps running."""
+    """32 positions x 15 other hex digits = 480 forged STP frames: each NAK AUTH, the pump keeps running."""
     h, _fs = _running()
-    body = engine.signed_body(h.rig.s.seq + 1, "STP", ["CONFIRM", pg.short_id(h.rig.s.prog_b)])
+    body = engine.signed_body(h.seq + 1, "STP", ["CONFIRM", pg.short_id(h.rig.s.prog_b)], _sid(h))
     n = 0
-    for i in range(len(body) - 64, len(body)):
+    for i in range(len(body) - 32, len(body)):
         for d in b"0123456789abcdef":
             if d != body[i]:
                 _nak(h, engine.mk(body[:i] + bytes([d]) + body[i + 1 :]), "AUTH")
                 n += 1
-    assert n == 960 and h.rig.s.state == "running"
+    assert n == 480 and h.rig.s.state == "running"
     assert kit.replies(h.rig.feed(engine.mk(body)))[0].ok  # the unmodified frame is the one that works
 
 
 def test_replayed_and_reordered_frames_are_refused() -> None:
-    """A processed frame sent again: NAK SEQ; an older SEQ after a newer one: NAK SEQ; a refused COM cannot
-    be replayed later, when it would pass (its SEQ was consumed)."""
+    """A processed frame sent again: NAK SEQ; an older counter after a newer one: NAK SEQ; a refused COM
+    cannot be replayed later, when it would pass (its counter was consumed); nor in a later session."""
     h, _fs = _running()
     f1 = h.frame("ADV", ["60"])
     f2 = h.frame("ADV", ["60"])
@@ -106,21 +113,23 @@ def test_replayed_and_reordered_frames_are_refused() -> None:
     assert h.load(kit.program13(550_000, phase="titration")).ok
     new = pg.encode(kit.program13(600_000, phase="titration"))
     assert h.send("STG", ["0", new.decode()]).ok
-    com = h.frame("COM", [str(len(new)), pg.checksum(new)])
+    com = h.frame("COM", [str(len(new)), pg.checksum(new)[: wire.SHA_LEN]])
     first = kit.replies(h.rig.feed(com))[0]
     assert first.name == "TITRATION"
     h.rig.clock.advance(kit.DAY)
     _nak(h, com, "SEQ")
+    h.open()
+    _nak(h, com, "AUTH")
 
 
-def test_read_only_commands_need_no_mac_and_cannot_burn_the_sequence() -> None:
-    """ID/ST/RB/LG without a MAC and with any SEQ (even far above last_seq) answer; last_seq unchanged."""
+def test_read_only_commands_need_no_mac_and_cannot_burn_the_counter() -> None:
+    """ID/ST/RB/LG/RJ/HIS without a MAC and with any SEQ answer; the session's counter is unchanged."""
     h, _fs = _running()
-    last = h.rig.s.seq
-    for cmd, args in (("ID", []), ("ST", []), ("RB", ["0"]), ("LG", ["0"])):
+    last = h.rig.counter
+    for cmd, args in (("ID", []), ("ST", []), ("RB", ["0"]), ("LG", ["0"]), ("RJ", []), ("HIS", [])):
         r = kit.replies(h.rig.feed(wire.request(wire.SEQ_MAX, cmd, args)))[0]
         assert r.ok and r.name == cmd
-    assert h.rig.s.seq == last
+    assert h.rig.counter == last
     assert h.send("ADV", ["1"]).ok  # the next signed frame still works
 
 
@@ -132,20 +141,21 @@ def test_key_never_leaves_the_rig_in_replies_log_or_state() -> None:
     pb = pg.encode(kit.program13(550_000, phase="titration"))
     cmds: list[tuple[str, list[str]]] = [
         ("ID", []), ("ST", []), ("RB", []), ("LG", []), ("STG", ["0", pb.decode()]),
-        ("COM", [str(len(pb)), pg.checksum(pb)]), ("RF", [str(kit.RES_NL), "2000", "0"]), ("ADV", ["60"]),
+        ("COM", [str(len(pb)), pg.checksum(pb)[: wire.SHA_LEN]]), ("RF", [str(kit.RES_NL), "2000", "0"]),
+        ("ADV", ["60"]), ("RJ", []), ("HIS", []), ("SES", []),
         ("BOL", ["1", "60"]), ("STP", ["CONFIRM", "0" * 16]),
     ]  # fmt: skip
     frames = [h.frame(c, a) for c, a in cmds]
-    frames += [engine.mk(engine.signed_body(1, "ADV", ["1"], kit.OTHER_KEY)), b">garbage*0000\n"]
+    frames += [engine.mk(engine.signed_body(1, "ADV", ["1"], _sid(h), kit.OTHER_KEY)), b">garbage*0000\n"]
     for f in frames:
         out += h.rig.feed(f)
     out += h.rig.feed(h.frame("LG", ["0"]))
     _assert_no_key(out, where="rig replies")
-    log_text = repr(h.rig.s.log)
+    log_text = ";".join(h.rig.s.log)
     _assert_no_key(log_text, where="event log")
     for f in frames:
-        mac = f.rsplit(b"@", 1)[-1][:64]
-        if len(mac) == 64:
+        mac = f.rsplit(b"@", 1)[-1][:32]
+        if len(mac) == 32:
             assert mac not in out and mac.decode() not in log_text  # MACs are never echoed or logged
     for name, data in fs.files.items():
         _assert_no_key(data, where=name)
@@ -205,14 +215,14 @@ def test_key_never_printed_by_cli_or_status_json(tmp_path: Path) -> None:
         url = vr.url
         outputs = []
         for argv in (["status", "--port", url, "--json"], ["status", "--port", url],
+                     ["load", str(prog), "--port", url, "--key-file", str(wrong), "--yes", "--fill"],
                      ["load", str(prog), "--port", url, "--key-file", str(kf), "--yes", "--fill"],
                      ["readback", "--port", url], ["log", "--port", url],
-                     ["load", str(prog), "--port", url, "--key-file", str(wrong), "--yes", "--fill"],
                      ["status", "--port", url, "--key-file", str(kf), "--json"]):  # fmt: skip
             code, text = _cli(argv)
             outputs.append((argv[0], code, text))
-        assert outputs[2][1] == 0, outputs[2]
-        assert outputs[5][1] == 1 and "AUTH" in outputs[5][2], outputs[5]
+        assert outputs[2][1] == 1 and "AUTH" in outputs[2][2], outputs[2]
+        assert outputs[3][1] == 0, outputs[3]
         with RigClient.connect(url, RigKey(kit.KEY)) as c:
             info = c.info.to_json() if c.info else {}
             outputs.append(("json", 0, json.dumps(c.status().to_json()) + json.dumps(info)))

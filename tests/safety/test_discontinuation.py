@@ -12,11 +12,12 @@ REQ: ITB-DIS-01, ITB-HOL-01, ITB-REF-01
 
 from __future__ import annotations
 
-from firmware_py import dosing
 from firmware_py import program as pg
+from firmware_py import refill
 from firmware_py.protocol import Reply
 from tests.safety import kit
 
+CONC = 2000  # mcg/mL
 ALARM_DAYS = 72  # 18 mL usable to the 2 mL alarm at 0.25 mL/day (500 mcg/day at 2000 mcg/mL)
 EMPTY_DAYS = 80  # 20 mL at 0.25 mL/day
 
@@ -37,18 +38,18 @@ def test_reduction_beyond_20_percent_needs_a_taper() -> None:
     """-20 % in one step is allowed, one ng/day more is refused (ITB-DIS-01); a taper of -20 % steps gets from
     500 to 131 mcg/day over 6 commits without ever stopping; an increase inside a taper is refused."""
     rig, clock, _fs = kit.make_rig()
-    h = kit.first_fill(rig, kit.constant_program(500_000, phase="initial"))
+    h = kit.first_fill(rig, kit.program(500_000, "transfer", CONC))
     clock.advance(kit.DAY)
-    r = h.load(kit.constant_program(399_999, phase="taper"))
+    r = h.load(kit.program(399_999, "taper", CONC))
     assert (r.ok, r.name, r.fields.get("rules")) == (False, "TITRATION", "ITB-DIS-01")
     dose = 500_000
     for _ in range(6):
         dose = dose * 8 // 10
-        assert h.load(kit.constant_program(dose, phase="taper")).ok
+        assert h.load(kit.program(dose, "taper", CONC)).ok
         assert _st(h)["state"] == "running" and int(_st(h)["rate"]) == dose
         clock.advance(kit.DAY)
     assert dose == 131_072
-    r = h.load(kit.constant_program(dose + 1_000, phase="taper"))
+    r = h.load(kit.program(dose + 1_000, "taper", CONC))
     assert (r.ok, r.fields.get("rules")) == (False, "ITB-HOL-01")
 
 
@@ -77,7 +78,7 @@ def test_low_alarm_fires_before_empty_at_the_announced_times() -> None:
     """500 mcg/day at 2000 mcg/mL from 20 mL: status announces the low alarm at +72 d (18 mL used) and empty
     at +80 d, computed independently here; one second before each nothing has fired, at each second it has."""
     rig, _clock, _fs = kit.make_rig()
-    h = kit.first_fill(rig, kit.constant_program(500_000, phase="initial"))
+    h = kit.first_fill(rig, kit.program(500_000, "transfer", CONC))
     st = _st(h)
     t0 = int(st["t"])
     assert (int(st["t_alarm"]), int(st["t_empty"])) == (t0 + ALARM_DAYS * kit.DAY, t0 + EMPTY_DAYS * kit.DAY)
@@ -99,7 +100,7 @@ def _year(skip_refill: int | None) -> tuple[list[tuple[int, str]], int, list[tup
     """A year on the 13-step program with refills on the date refill_forecast recommends (3 days before
     the alarm, ITB-REF-01); `skip_refill` = index of a refill that is missed (the patient does not come)."""
     rig, _clock, _fs = kit.make_rig()
-    p = kit.program13(600_000, bump_permille=150)
+    p = kit.program13(600_000, bump_permille=150, conc=CONC)
     h = kit.first_fill(rig, p)
     t_end = int(_st(h)["t"]) + 365 * kit.DAY
     refills = 0
@@ -112,8 +113,8 @@ def _year(skip_refill: int | None) -> tuple[list[tuple[int, str]], int, list[tup
             break
         assert st["t_alarm"] != "none" and int(st["t_alarm"]) < int(st["t_empty"])
         announced.append((int(st["t_alarm"]), int(st["t_empty"])))
-        f = dosing.refill_forecast(int(st["res_nl"]), kit.CONC, p.schedule, start_s=t, alarm_nl=kit.ALARM_NL)
-        assert f.alarm_at_s <= int(st["t_alarm"])  # the host's forecast is never later than the rig's alarm
+        f = refill.refill_forecast(int(st["res_nl"]), CONC, p.schedule, start_s=t, alarm_nl=kit.ALARM_NL)
+        assert f.alarm_at_s == int(st["t_alarm"])  # host and rig: the same alarm time, to the second
         due = f.refill_at_s
         if i == skip_refill:
             due = int(st["t_empty"]) + 2 * kit.DAY  # missed: found empty two days later
@@ -121,12 +122,12 @@ def _year(skip_refill: int | None) -> tuple[list[tuple[int, str]], int, list[tup
         if due >= t_end:
             break
         st = _st(h)
-        r = h.send("RF", [str(kit.RES_NL), str(kit.CONC), st["res_nl"]])  # residual measured = expected
+        r = h.send("RF", [str(kit.RES_NL), str(CONC), st["res_nl"]])  # residual measured = expected
         assert r.ok and r.fields["pocket"] == "0", r.fields
         assert _st(h)["state"] == "running"
         refills += 1
         i += 1
-    log = [(e[1], e[2]) for e in rig.s.log if e[2] in ("low", "empty", "refill")]
+    log = [(e[1], e[2]) for e in rig.s.entries() if e[2] in ("low", "empty", "refill")]
     return log, refills, announced
 
 

@@ -18,8 +18,11 @@ from dataclasses import dataclass
 import pytest
 
 from firmware_py import program as pg
+from firmware_py import protocol as wire
 from firmware_py.clock import BenchClock
-from firmware_py.rig import RUNNING, STOPPED, Rig, Status
+from firmware_py.delivery import Status
+from firmware_py.rig import Rig
+from firmware_py.state import RUNNING, STOPPED
 from firmware_py.store import Store, decode_state
 from tests.safety import kit
 from tests.safety.kit import MemFs, PowerLoss
@@ -32,10 +35,9 @@ COUNTS: dict[str, int] = {}
 
 @dataclass(frozen=True)
 class Setup:
+    kind: str
     files: dict[str, bytes]
     t_s: int
-    pre: list[bytes]  # frames fed after the restart and before the interrupted one (staging is not saved)
-    frame: bytes  # the frame whose save is interrupted
     before: tuple[object, ...]
     after: tuple[object, ...]
     ops: list[tuple[str, str, int]]
@@ -43,42 +45,46 @@ class Setup:
 
 def _therapy(rig: Rig) -> tuple[object, ...]:
     s = rig.s
-    return (s.prog_b, s.state, s.conc, s.fill_nl, s.used_q, s.anchor_s, s.bolus)
+    return (s.prog_b, s.state, s.conc, s.fill_nl, s.used_q, s.anchor_s, s.bolus, s.hist.text())
+
+
+def _frames(h: kit.Host, kind: str) -> tuple[list[bytes], bytes]:
+    # (frames before the interrupted one, the frame whose save is interrupted), in h's session
+    if kind == "commit":  # a new program with a refill at a new concentration, in one atomic step
+        pre = [h.frame("STG", [str(o), NEW_B[o : o + 200].decode()]) for o in range(0, len(NEW_B), 200)]
+        return pre, h.frame("COM", [str(len(NEW_B)), pg.checksum(NEW_B)[: wire.SHA_LEN],
+                                    f"rf={kit.RES_NL},1000,19000000"])
+    if kind == "refill":  # reservoir state only
+        return [], h.frame("RF", [str(kit.RES_NL), str(kit.CONC), "19000000"])
+    return [], h.frame("ADV", [str(80 * kit.DAY)])  # past the low-reservoir alarm: alarm + log saved
 
 
 def _prepare(kind: str) -> Setup:
     rig, clock, fs = kit.make_rig()
-    h = kit.first_fill(rig, OLD)
+    kit.first_fill(rig, OLD)
     clock.advance(2 * kit.DAY)
     rig.poll()
-    pre: list[bytes] = []
-    if kind == "commit":  # a new program with a refill at a new concentration, in one atomic step
-        pre = [h.frame("STG", [str(o), NEW_B[o : o + 200].decode()]) for o in range(0, len(NEW_B), 200)]
-        frame = h.frame("COM", [str(len(NEW_B)), pg.checksum(NEW_B), f"rf={kit.RES_NL},1000,19000000"])
-    elif kind == "refill":  # reservoir state only
-        frame = h.frame("RF", [str(kit.RES_NL), str(kit.CONC), "19000000"])
-    else:  # the clock runs past the low-reservoir alarm: alarm + log saved
-        frame = h.frame("ADV", [str(80 * kit.DAY)])
-    files = fs.snapshot()
+    files = dict(fs.files)
     t_s = clock.now_s()
     # dry run on a copy: the state before/after and the file operations of the save
     fs2 = MemFs(files)
-    rig2 = _ready(fs2, t_s, pre)
+    rig2, frame = _ready(fs2, t_s, kind)
     before = _therapy(rig2)
-    fs2.trace.clear()
     reply = kit.replies(rig2.feed(frame))[0]
     assert reply.ok, (kind, reply.name, reply.fields)
-    return Setup(files, t_s, pre, frame, before, _therapy(rig2), list(fs2.trace))
+    return Setup(kind, files, t_s, before, _therapy(rig2), list(fs2.trace))
 
 
-def _ready(fs: MemFs, t_s: int, pre: list[bytes]) -> Rig:
-    # restart on the saved files and feed the frames that precede the interrupted one
+def _ready(fs: MemFs, t_s: int, kind: str) -> tuple[Rig, bytes]:
+    # restart on the saved files, open a session (sessions do not survive a reset), feed the frames that
+    # precede the interrupted one; the rig and the interrupted frame
     rig = kit.restart(fs, BenchClock(t_s))
+    pre, frame = _frames(kit.Host(rig), kind)
     for f in pre:
         assert kit.replies(rig.feed(f))[0].ok
     fs.trace.clear()
     fs.ops = 0
-    return rig
+    return rig, frame
 
 
 SETUPS = {k: _prepare(k) for k in ("commit", "refill", "alarm")}
@@ -118,13 +124,13 @@ def test_reset_before_every_file_operation_and_inside_every_write(kind: str) -> 
             lengths += list(range(su.ops[op][2]))
         for cut in lengths:
             fs = MemFs(su.files)
-            rig = _ready(fs, su.t_s, su.pre)
+            rig, frame = _ready(fs, su.t_s, kind)
             fs.fail_at, fs.truncate_to = op, cut
             if op < n_ops:
                 with pytest.raises(PowerLoss):
-                    rig.feed(su.frame)
+                    rig.feed(frame)
             else:
-                rig.feed(su.frame)  # no reset: the save completes
+                rig.feed(frame)  # no reset: the save completes
             after = _check_restart(fs, su.t_s, su, f"{kind} op {op} cut {cut}")
             seen.add(_therapy(after) == su.after)
             tried += 1
@@ -140,17 +146,17 @@ def test_second_reset_during_the_restart_save(kind: str) -> None:
     for op in range(3):
         for cut in (None, 0, su.ops[0][2] // 2, su.ops[0][2] - 1):
             fs = MemFs(su.files)
-            rig = _ready(fs, su.t_s, su.pre)
+            rig, frame = _ready(fs, su.t_s, kind)
             fs.fail_at, fs.truncate_to = op, cut
             with pytest.raises(PowerLoss):
-                rig.feed(su.frame)
+                rig.feed(frame)
             size = len(fs.files.get("itb_state.cur", b"")) + 200
             for op2 in range(3):
                 for cut2 in [None, *range(0, size, 29)] if op2 == 0 else [None]:
                     fs2 = MemFs(fs.files)
                     fs2.fail_at, fs2.truncate_to = op2, cut2
                     with pytest.raises(PowerLoss):
-                        Rig(kit.KEY, BenchClock(su.t_s), Store("itb_state", fs2), "safety")
+                        Rig(kit.KEY, BenchClock(su.t_s), Store("itb_state", fs2), kit.CONFIG, None)
                     _check_restart(fs2, su.t_s, su, f"{kind} op {op}/{cut} then {op2}/{cut2}")
                     tried += 1
     _count("double reset points (" + kind + ")", tried)
@@ -159,9 +165,9 @@ def test_second_reset_during_the_restart_save(kind: str) -> None:
 def _saved_twice() -> tuple[dict[str, bytes], Setup]:
     su = SETUPS["commit"]
     fs = MemFs(su.files)
-    rig = _ready(fs, su.t_s, su.pre)
-    assert kit.replies(rig.feed(su.frame))[0].ok
-    return fs.snapshot(), su
+    rig, frame = _ready(fs, su.t_s, "commit")
+    assert kit.replies(rig.feed(frame))[0].ok
+    return dict(fs.files), su
 
 
 @pytest.mark.parametrize("victim", ["itb_state.cur", "itb_state.old"])
@@ -188,7 +194,7 @@ def test_both_copies_corrupted_boots_loudly_stopped_never_with_garbage() -> None
     rig = kit.restart(MemFs(bad), BenchClock(kit.T0 + 10 * kit.DAY))
     st = rig.status()
     assert (st.state, st.prog) == (STOPPED, None)
-    assert any(e[2] == "boot" for e in rig.s.log)
+    assert any(e[2] == "boot" for e in rig.s.entries())
 
 
 def test_reset_counts_report() -> None:
@@ -216,10 +222,10 @@ def test_canary_a_non_atomic_save_is_caught(monkeypatch: pytest.MonkeyPatch) -> 
     failures = 0
     for cut in range(0, su.ops[0][2], 50):
         fs = MemFs(su.files)
-        rig = _ready(fs, su.t_s, su.pre)
+        rig, frame = _ready(fs, su.t_s, "refill")
         fs.fail_at, fs.truncate_to = 1, cut
         with pytest.raises(PowerLoss):
-            rig.feed(su.frame)
+            rig.feed(frame)
         try:
             _check_restart(fs, su.t_s, su, "canary")
         except AssertionError:

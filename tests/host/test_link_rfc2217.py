@@ -16,8 +16,9 @@ import serial
 import serial.rfc2217
 
 from firmware_py import program as pg
+from firmware_py import protocol as wire
 from host_tools.client import Refill, RigClient
-from tests.rig.support import encoded, program, served
+from tests.host.rig_support import encoded, program, served
 
 
 class _Writer:
@@ -87,9 +88,10 @@ def test_load_and_readback_over_rfc2217() -> None:
     with served("tcp") as vr, rfc2217_server(vr.url) as port:
         client = RigClient.connect(f"rfc2217://127.0.0.1:{port}", vr.key, timeout_s=2.0)
         try:
-            assert client.identify().proto == 1
+            assert client.identify().proto == wire.PROTO_VERSION
             res = client.load(data, Refill(20_000_000, 500, 0))
-            assert res.readback == data and res.new_prog == pg.short_id(data)
+            assert res.new_prog == pg.short_id(data)
+            assert client.readback() == data
             st = client.status()
             assert (st.state, st.prog, st.reservoir_nl) == ("running", res.new_prog, 20_000_000)
             assert pg.decode(client.readback()) == program()

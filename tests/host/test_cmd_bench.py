@@ -16,8 +16,8 @@ import pytest
 from firmware_py import protocol
 from firmware_py.schedule import Schedule
 from host_tools import bench
-from host_tools.bench import ProgramSource, exact_dose_ng, run_bench
-from tests.rig.support import client_for, encoded, served
+from host_tools.bench import exact_dose_ng, run_bench
+from tests.host.rig_support import client_for, encoded, served
 
 DAY = 86_400
 H = 3_600
@@ -54,9 +54,9 @@ def test_pint_total_agrees() -> None:
 
 
 def test_bench_14_days_passes_and_writes_report(tmp_path: Path) -> None:
-    data = encoded(phase="refill")
+    data = encoded()
     with served() as vr, client_for(vr) as c:
-        res = run_bench(c, ProgramSource.from_bytes(data, "night"), days=14, out_dir=tmp_path, progress=False)
+        res = run_bench(c, data, days=14, out_dir=tmp_path, progress=False)
     assert res.passed, res.failures
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["result"] == "pass" and rep["settings"]["hours"] == 14 * 24
@@ -66,7 +66,8 @@ def test_bench_14_days_passes_and_writes_report(tmp_path: Path) -> None:
     exact = Fraction(tot["exact_ng"])
     assert exact == Fraction(14 * 1_600_000, 3)
     assert exact - len(rep["refills"]) < tot["delivered_ng"] <= exact
-    rows = list(csv.DictReader((tmp_path / "delivery.csv").open()))
+    with (tmp_path / "delivery.csv").open() as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 336
     assert all(abs(Fraction(r["delivered_ng"]) - Fraction(r["exact_ng"])) < 1 for r in rows)
     # night step (20:00-04:00) at 600 mcg/day = 25 mcg/h, day step 500 mcg/day = 20.833 mcg/h
@@ -78,10 +79,10 @@ def test_bench_14_days_passes_and_writes_report(tmp_path: Path) -> None:
 
 
 def test_low_alarm_triggers_refill(tmp_path: Path) -> None:
-    # 2 mL at 500 mcg/mL is 1 mg: at 500 mcg/day the 1 mL alarm volume is reached on day 1, too soon to
-    # book a refill ahead: the bench refills when the low-reservoir alarm fires (ITB-REF-01), and never
-    # lets the reservoir run empty.
-    data = encoded(steps=[(0, 500_000)], reservoir_nl=2_000_000, alarm_nl=1_000_000)
+    # A 19 mL alarm volume on the 20 mL pump: at 500 mcg/day of 500 mcg/mL (1 mL/day) the alarm is reached
+    # after one day, too soon to book a refill ahead: the bench refills when the low-reservoir alarm fires
+    # (ITB-REF-01), and never lets the reservoir run empty.
+    data = encoded(steps=[(0, 500_000)], alarm_nl=19_000_000)
     with served() as vr, client_for(vr) as c:
         res = run_bench(c, data, days=5, out_dir=tmp_path, progress=False)
     assert res.passed, res.failures
@@ -95,35 +96,49 @@ def test_low_alarm_triggers_refill(tmp_path: Path) -> None:
     assert all(r.alarm != "empty" for r in res.rows)
 
 
-def _tamper_st(field: str, delta: int, from_hour: int, t0: int) -> object:
+def _tamper(what: str, delta: int, from_hour: int, t0: int) -> object:
+    # A rig that lies from hour `from_hour` on: one reading's ng or nL in its ADV reply, or its ST rate.
     def f(frame: bytes) -> bytes:
-        if b" ACK ST " not in frame:
-            return frame
         body = frame[1 : frame.index(b"*")].decode()
         parts = body.split(" ")
-        vals = dict(p.split("=", 1) for p in parts[3:])
-        if int(vals["t"]) < t0 + from_hour * H or vals["state"] != "running":
-            return frame
-        out = [p if not p.startswith(field + "=") else f"{field}={int(vals[field]) + delta}" for p in parts]
-        return protocol.frame(protocol.RIG_START, " ".join(out))
+        if what == "rate" and " ACK ST " in body:
+            vals = dict(p.split("=", 1) for p in parts[3:])
+            out = [p if not p.startswith("rate=") else f"rate={int(vals['rate']) + delta}" for p in parts]
+            return protocol.frame(protocol.RIG_START, " ".join(out))
+        if what in ("ng", "nl") and " ACK ADV " in body:
+            vals = dict(p.split("=", 1) for p in parts[3:])
+            first = (int(vals["t"]) - t0) // H - len(vals["d"].split(","))
+            items = vals["d"].split(",")
+            for i in range(len(items)):
+                if first + i >= from_hour:
+                    ng, nl = items[i].split(":")
+                    items[i] = f"{int(ng) + delta}:{nl}" if what == "ng" else f"{ng}:{int(nl) + delta}"
+                    break
+            out = [p if not p.startswith("d=") else "d=" + ",".join(items) for p in parts]
+            return protocol.frame(protocol.RIG_START, " ".join(out))
+        return frame
 
     return f
 
 
-@pytest.mark.parametrize(("field", "delta"), [("del_ng", 1), ("del_nl", -1), ("rate", 24_000)])
-def test_tampered_rig_fails(tmp_path: Path, field: str, delta: int) -> None:
-    # One extra ng, one nL short, or a rate 1 mcg/h off from hour 30 on: each is outside tolerance.
-    data = encoded(phase="refill")
+@pytest.mark.parametrize(("what", "delta"), [("ng", 1), ("nl", -1), ("rate", 24_000)])
+def test_tampered_rig_fails(tmp_path: Path, what: str, delta: int) -> None:
+    # One extra ng or one nL short in the reading of hour 30, or a status rate 1 mcg/h off: each is outside
+    # tolerance.
+    data = encoded()
     with served() as vr, client_for(vr) as c:
-        vr.reply_filter = _tamper_st(field, delta, 30, vr.clock.now_s())  # type: ignore[assignment]
+        vr.reply_filter = _tamper(what, delta, 30, vr.clock.now_s())  # type: ignore[assignment]
         res = run_bench(c, data, days=3, out_dir=tmp_path, progress=False)
     assert not res.passed
     assert json.loads((tmp_path / "report.json").read_text())["result"] == "fail"
-    assert res.failures[0].startswith("hour 29:") or res.failures[0].startswith("hour 30:")
+    if what == "rate":
+        assert any("rig rate" in f for f in res.failures), res.failures
+    else:
+        assert res.failures[0].startswith("hour 30:"), res.failures
 
 
 def test_batching_does_not_change_the_result(tmp_path: Path) -> None:
-    data = encoded(phase="refill")
+    data = encoded()
     reports = []
     for batch in (1, 24):
         with served() as vr, client_for(vr) as c:
@@ -133,24 +148,27 @@ def test_batching_does_not_change_the_result(tmp_path: Path) -> None:
 
 
 def test_lost_reply_in_a_batch_recovers(tmp_path: Path) -> None:
-    data = encoded(phase="refill")
+    # The second day's ADV reply is lost, with its readings: the client does not advance twice (the resend
+    # is answered NAK SEQ, the rig time read back), and the bench checks that day as one reading.
+    data = encoded()
     with served() as vr, client_for(vr, timeout_s=0.2) as c:
         lost: list[bytes] = []
         seen = [0]
 
         def drop(frame: bytes) -> bytes:
-            # lose the 10th status reply (inside a pipelined batch), once
-            if b" ACK ST " in frame:
+            if b" ACK ADV " in frame:
                 seen[0] += 1
-                if seen[0] == 10:
+                if seen[0] == 2:
                     lost.append(frame)
                     return b""
             return frame
 
         vr.reply_filter = drop
-        res = run_bench(c, data, days=2, out_dir=tmp_path, progress=False)
+        res = run_bench(c, data, days=3, out_dir=tmp_path, progress=False)
     assert lost and res.passed, res.failures
-    assert res.rows[-1].t1_s == res.report["settings"]["t_start_s"] + 2 * DAY
+    t0 = res.report["settings"]["t_start_s"]
+    assert res.rows[-1].t1_s == t0 + 3 * DAY and res.report["lost_replies_recovered"] == 1
+    assert len(res.rows) == 24 + 1 + 24 and res.rows[24].t1_s - res.rows[24].t0_s == DAY
 
 
 def test_days_out_of_range(tmp_path: Path) -> None:

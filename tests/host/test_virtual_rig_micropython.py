@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from firmware_py import program, schedule
+from firmware_py import program, schedule, windows
 from host_tools.client import Refill, RigClient
-from host_tools.errors import HostError
+from host_tools.errors import ItbError as HostError
 from host_tools.keys import RigKey
 from tests.mp.bridge import start_bridge
 from tests.mp.host import MicroPythonUnavailableError
@@ -32,11 +32,12 @@ T0 = 1_700_000_000  # rig bench time at boot (a Tuesday); any start works
 
 def _night_boost() -> tuple[bytes, schedule.Schedule]:
     # 500 mcg/day, +20 % for an effect from 22:00 to 06:00, so the pump steps at 20:00 and 04:00.
-    sched = schedule.build(500_000, [schedule.Window(22 * H, 6 * H, change_permille=200)])
+    sched = windows.build(500_000, [windows.Window(22 * H, 6 * H, change_permille=200)])
     p = program.Program(
         conc_ng_per_ul=CONC, origin="spinal", age_years=40, pump_kind="programmable", reservoir_nl=FILL_NL,
-        alarm_nl=2 * ML, min_step_s=1_800, internal_nl=200_000, catheter_mm=500, phase="titration",
-        base_dose_ng_per_day=500_000, schedule=sched, label="mp bench",
+        alarm_nl=2 * ML, min_step_s=1_800, internal_nl=200_000, catheter_mm=500, phase="transfer",
+        previous_ng_per_day=500_000, reason="bench", base_dose_ng_per_day=500_000, schedule=sched,
+        label="mp bench",
     )  # fmt: skip
     return program.encode(p), sched
 
@@ -64,10 +65,9 @@ def test_load_and_bench_run_under_micropython(tmp_path: Path, key: RigKey) -> No
         with start_bridge(KEY_HEX, state_dir=state, rig_id="mp-bench", start_s=T0) as bridge:
             with RigClient.connect(bridge.url, key) as client:
                 info = client.info
-                assert info is not None and info.rig == "mp-bench" and info.proto == 1
+                assert info is not None and info.rig == "mp-bench" and info.proto == 2
                 assert info.clock == "bench"
                 res = client.load(data, Refill(FILL_NL, CONC, 0))
-                assert res.readback == data
                 assert res.new_prog == program.short_id(data)
                 t_com = res.t_commit_s
                 st = client.status()
@@ -75,8 +75,9 @@ def test_load_and_bench_run_under_micropython(tmp_path: Path, key: RigKey) -> No
                     "running", res.new_prog, CONC, FILL_NL,
                 )  # fmt: skip
                 # Bench-run 3 days 5 h in uneven steps.
+                t = t_com
                 for step in (5 * H + 17, DAY, 2 * DAY - 17):
-                    client.advance(step)
+                    t = client.advance(step, t_before=t).t_s
                 st = client.status()
                 t_end = t_com + 3 * DAY + 5 * H
                 assert st.t_s == t_end

@@ -13,6 +13,7 @@ from host_tools import cli
 from host_tools.client import RigClient
 from host_tools.keys import RigKey, create_key_file
 from host_tools.virtual_rig import VirtualRig
+from tests.core import support as fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 NIGHT_BOOST = ROOT / "examples" / "night-boost.toml"
@@ -23,21 +24,24 @@ def program(
     conc: int = 500,
     base: int = 500_000,
     steps: list[tuple[int, int]] | None = None,
-    reservoir_nl: int = 20_000_000,
-    alarm_nl: int = 2_000_000,
-    phase: str = "initial",
+    phase: str = "transfer",
     label: str = "test",
+    alarm_nl: int = 2_000_000,
 ) -> pg.Program:
-    """A spinal adult program; default 500 mcg/day at 500 mcg/mL with the labeling's +20 % night step
-    (ITB-SCH-03) starting 2 h early at 20:00 (ITB-SCH-01)."""
+    """A spinal adult program for the virtual rig's pump; default 500 mcg/day at 500 mcg/mL with the
+    labeling's +20 % night step (ITB-SCH-03) starting 2 h early at 20:00 (ITB-SCH-01), transferred from a
+    500 mcg/day pump (a first program on a rig is a start)."""
     if steps is None:
         steps = [(4 * 3600, base), (20 * 3600, base * 12 // 10)]
-    return pg.Program(
-        conc_ng_per_ul=conc, origin="spinal", age_years=34, pump_kind="programmable",
-        reservoir_nl=reservoir_nl, alarm_nl=alarm_nl, min_step_s=1800, internal_nl=200_000, catheter_mm=500,
-        phase=phase,
-        base_dose_ng_per_day=base, schedule=Schedule(86_400, steps), label=label,
-    )  # fmt: skip
+    return fixtures.program(
+        Schedule(86_400, steps),
+        phase,
+        conc,
+        label=label,
+        base_dose_ng_per_day=base,
+        alarm_nl=alarm_nl,
+        **({"previous_ng_per_day": base} if phase == "transfer" else {}),
+    )
 
 
 def encoded(**kwargs: object) -> bytes:
