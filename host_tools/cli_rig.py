@@ -323,13 +323,37 @@ def _stdin_isatty() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
-def _confirm(yes: bool) -> bool:
+def _need_confirmation(verb: str, yes: bool, isatty: Callable[[], bool] | None) -> None:
+    # Refuse before touching the rig: nobody can confirm.
+    if not yes and not (isatty or _stdin_isatty)():
+        raise UsageError(f"refusing to {verb} without confirmation: stdin is not a terminal; pass --yes")
+
+
+def _preview(client: RigClient, st: RigStatus, new: fw_program.Program, data: bytes,
+             notes: list[str], *, as_json: bool) -> tuple[fw_program.Program | None, bytes | None]:
+    """Show the rig's program and `new` side by side with `notes` and the rig's decision; raise
+    `RefusedError` when the decision refuses (nothing sent). Returns the rig's program and its bytes."""
+    old_data = client.readback() if st.prog is not None else None
+    old = fw_program.decode(old_data) if old_data is not None else None
+    decision = client.decide(new, st)
+    if not as_json:
+        print(display.shown(display.side_by_side(display.program_rows(old, old_data),
+                                                 display.program_rows(new, data)), keep="\n"))
+        for note in [*notes, decision.message()]:
+            print(f"  {note}")
+    if not decision.allowed:
+        raise RefusedError("", None, decision.message(), decision.rule_ids())
+    return old, old_data
+
+
+def _confirm(yes: bool, st: RigStatus) -> None:
     if yes:
-        return True
+        return
     sys.stderr.write("load this program? [y/N] ")
     sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("y", "yes")
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise RefusedError("", None, "not loaded: declined at the confirmation (rig left running: "
+                           f"{describe(st.prog)}, unchanged: nothing was sent)")
 
 
 def _parse_volume(flag: str, text: str | None) -> int | None:
@@ -344,10 +368,7 @@ def _parse_volume(flag: str, text: str | None) -> int | None:
 
 
 def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None = None) -> int:
-    isatty = stdin_isatty or _stdin_isatty
-    if not args.yes and not isatty():
-        # Refuse before touching the rig: nobody can confirm.
-        raise UsageError("refusing to load without confirmation: stdin is not a terminal; pass --yes")
+    _need_confirmation("load", args.yes, stdin_isatty)
     cliargs.requires(args, "--residual", "--fill", lambda a: bool(a.fill))
     source = _load_source(args.program)
     data = source.encoding
@@ -355,8 +376,6 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
     residual = _parse_volume("--residual", args.residual)
     with rig_session(args, need_key=True, start_s=source.fill_start_s) as (client, builtin):
         st = client.status()
-        old_data = client.readback() if st.prog is not None else None
-        old = fw_program.decode(old_data) if old_data is not None else None
         refill = None
         if args.fill or builtin or st.conc_ng_per_ul != new.conc_ng_per_ul:
             if not (args.fill or builtin):
@@ -368,30 +387,21 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
             measured = residual if residual is not None else (st.reservoir_nl if st.conc_ng_per_ul else 0)
             capacity = client.info.config.reservoir_nl if client.info else new.reservoir_nl
             refill = Refill(capacity, new.conc_ng_per_ul, measured)
-        table = display.side_by_side(display.program_rows(old, old_data), display.program_rows(new, data))
-        fill_note = (
+        notes = [
             f"with a fill of {display.ml(refill.added_nl)} at {display.conc(refill.conc_ng_per_ul)} "
             f"(measured residual {display.ml(refill.measured_residual_nl)})"
             if refill
             else "without a refill"
-        )
-        decision = client.decide(new, st)
+        ]
         changed = refill is not None and 0 < st.conc_ng_per_ul != new.conc_ng_per_ul
         bridge = _bridge_plan(client, new, st.conc_ng_per_ul,
                               st.t_s) if changed and not args.no_bridge else None
-        if not args.json:
-            print(display.shown(table, keep="\n"))
-            print(f"  {fill_note}")
-            if bridge is not None:
-                print(f"  then a bridge bolus (ITB-BRG-01): {display.ml(bridge[0])} of the old "
-                      f"{display.conc(st.conc_ng_per_ul)} drug over {display.duration(bridge[1])}, clearing "
-                      "the pump's tubing and catheter at the old drug's flow")
-            print(f"  {decision.message()}")
-        if not decision.allowed:
-            raise RefusedError("", None, decision.message(), decision.rule_ids())
-        if not _confirm(args.yes):
-            raise RefusedError("", None, "not loaded: declined at the confirmation (rig left running: "
-                               f"{describe(st.prog)}, unchanged: nothing was sent)")
+        if bridge is not None:
+            notes.append(f"then a bridge bolus (ITB-BRG-01): {display.ml(bridge[0])} of the old "
+                         f"{display.conc(st.conc_ng_per_ul)} drug over {display.duration(bridge[1])}, "
+                         "clearing the pump's tubing and catheter at the old drug's flow")
+        old, old_data = _preview(client, st, new, data, notes, as_json=args.json)
+        _confirm(args.yes, st)
         try:
             result = client.load(data, refill)
         except KeyboardInterrupt:
@@ -445,12 +455,23 @@ def _give_bridge(client: RigClient, bridge: tuple[int, int], as_json: bool) -> N
               f"{display.dose(ack.rate_ng_per_day)}")
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
+def _cmd_bench(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None = None) -> int:
+    if args.port:
+        _need_confirmation("replace the rig's program", args.yes, stdin_isatty)
     source = _load_source(args.program)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out: {out_dir} exists and is not a directory")
-    with rig_session(args, need_key=True, start_s=source.fill_start_s) as (client, _builtin):
+    with rig_session(args, need_key=True, start_s=source.fill_start_s) as (client, builtin):
+        if not builtin:
+            # A live rig: its program is replaced (with a full fill), so show it and ask, as `load` does.
+            new = fw_program.decode(source.encoding)
+            st = client.status()
+            fill = f"{display.ml(new.reservoir_nl)} at {display.conc(new.conc_ng_per_ul)}"
+            _preview(client, st, new, source.encoding,
+                     [f"with a full fill of {fill}, then {display.plural(args.days, 'simulated day')} on the "
+                      "rig's bench clock"], as_json=args.json)
+            _confirm(args.yes, st)
         log = (lambda _t: None) if args.json or args.quiet else (lambda t: _err(f"bench: {t}"))
         result = run_bench(
             client,
@@ -583,6 +604,8 @@ def register(sub: Any) -> None:
         "--batch", type=int, default=24, metavar="H", help="hourly readings per ADV frame (default 24)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or event lines")
+    p.add_argument("--yes", action="store_true",
+                   help="with --port: replace the rig's program without asking (scripts)")
 
 
 __all__ = ["EXIT_USAGE", "register", "rig_session"]

@@ -103,13 +103,14 @@ def test_a_concentration_change_gives_the_bridge_bolus(tmp_path: Path) -> None:
     # (750 mcg/mL, with --fill) shows the bridge bolus before the confirmation and gives it after the commit:
     # the rig's dead volume (0.2 mL + 50 cm at 2.6 uL/cm = 0.33 mL) of the old drug at 600 mcg/day.
     from host_tools.client import RigClient  # noqa: PLC0415
+    from host_tools.replies import Refill  # noqa: PLC0415
     from tests.core import support as fixtures  # noqa: PLC0415
 
     with served("tcp") as vr:
         kf = key_file_for(vr, tmp_path)
         first = pg.encode(fixtures.program(600_000, "transfer", 500, age_years=47))
         with RigClient.connect(vr.url, vr.key) as c:
-            c.load(first, cli_rig.Refill(20_000_000, 500, 0))
+            c.load(first, Refill(20_000_000, 500, 0))
         rx = NIGHT_BOOST.parent / "concentration-change.toml"
         port = ["--port", vr.url, "--key-file", str(kf)]
         code, out, err = run_cli(["load", str(rx), "--yes", "--fill", *port])

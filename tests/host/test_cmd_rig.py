@@ -73,7 +73,7 @@ def test_key_never_in_bench_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         secret = vr.key.secret().hex()
         code, out, err = run_cli(
             ["bench", str(NIGHT_BOOST), "--days", "1", "--json", "--out", str(tmp_path / "b"),
-             "--port", vr.url, "--key-file", str(kf)]
+             "--port", vr.url, "--key-file", str(kf), "--yes"]
         )  # fmt: skip
     assert code == EXIT_OK, err
     files = "".join(p.read_text() for p in (tmp_path / "b").iterdir())
