@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from host_tools.errors import EXIT_INTERRUPTED, EXIT_USAGE, ItbError
 
 # Modules that add sub-commands, in the order they appear in --help.
-COMMAND_MODULES = ("host_tools.cli_calc", "host_tools.cli_rig", "host_tools.trace")
+COMMAND_MODULES = ("host_tools.cli_calc", "host_tools.cli_rig", "host_tools.cli_load", "host_tools.trace")
 
 Handler = Callable[[argparse.Namespace], int]
 

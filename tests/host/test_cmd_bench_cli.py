@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import cli_rig
+from host_tools import cli_load
 from host_tools.errors import EXIT_COMM, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from tests.host.rig_support import NIGHT_BOOST, key_file_for, run_cli, served
 from tests.host.test_cmd_bench import _tamper
@@ -101,7 +101,7 @@ def test_bench_on_a_live_rig_shows_old_and_new_and_asks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str, expected: int
 ) -> None:
     monkeypatch.setattr("host_tools.bench._plots", lambda _s, _o: {})
-    monkeypatch.setattr(cli_rig, "_stdin_isatty", lambda: True)
+    monkeypatch.setattr(cli_load, "_stdin_isatty", lambda: True)
     monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
     with served("tcp") as vr:
         kf = key_file_for(vr, tmp_path)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from firmware_py import program as pg
-from host_tools import cli_rig
+from host_tools import cli_load
 from host_tools.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from tests.host.rig_support import NIGHT_BOOST, key_file_for, run_cli, served
 
@@ -79,7 +79,7 @@ def test_load_without_stdin_refuses_before_touching_the_rig(tmp_path: Path) -> N
 def test_load_interactive_confirmation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str, expected: int
 ) -> None:
-    monkeypatch.setattr(cli_rig, "_stdin_isatty", lambda: True)
+    monkeypatch.setattr(cli_load, "_stdin_isatty", lambda: True)
     monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
     with served("tcp") as vr:
         kf = key_file_for(vr, tmp_path)
