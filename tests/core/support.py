@@ -17,6 +17,7 @@ from firmware_py import protocol as wire
 from firmware_py.auth import Auth, Session
 from firmware_py.clock import BenchClock
 from firmware_py.config import Config
+from firmware_py.errors import ItbError
 from firmware_py.rig import Rig
 from firmware_py.schedule import Schedule
 from firmware_py.store import OsFs, Store
@@ -47,6 +48,16 @@ def names_field(exc: BaseException, field: str, value: object) -> bool:
     # True when the error names the field and the value, as every error of the core must.
     text = str(exc)
     return field in text and repr(value) in text
+
+
+def refused_naming(
+    exc_type: type[BaseException], field: str, value: object, fn: object, *args: object, **kw: object
+) -> None:
+    # The call must raise exc_type (an ItbError) whose message names field and value.
+    exc = raises(exc_type, fn, *args, **kw)
+    assert isinstance(exc, ItbError), exc
+    assert exc.field == field, (exc.field, field)
+    assert names_field(exc, field, value), str(exc)
 
 
 # -- programs -----------------------------------------------------------------------------------------

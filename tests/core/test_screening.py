@@ -3,23 +3,9 @@
 # file) and DESIGN.md pump facts, or are worked out by hand in the comment next to them.
 
 from firmware_py import screening
-from firmware_py.errors import InputError, ItbError
-from tests.core.support import names_field, raises
-
-DAY = 86_400
-H = 3_600
-ML = 1_000_000  # nL
-MCG = 1_000  # ng
-
-
-def _bad(
-    exc_type: type[BaseException], field: str, value: object, fn: object, *args: object, **kw: object
-) -> None:
-    # The call must raise exc_type (an ItbError) whose message names field and value.
-    exc = raises(exc_type, fn, *args, **kw)
-    assert isinstance(exc, ItbError), exc
-    assert exc.field == field, (exc.field, field)
-    assert names_field(exc, field, value), str(exc)
+from firmware_py.errors import InputError
+from tests.core.support import DAY, MCG, ML, H
+from tests.core.support import refused_naming as _bad
 
 
 def test_screening_plan_labeling_numbers() -> None:
