@@ -14,8 +14,8 @@ from tests.mp.host import (
     REPO_ROOT,
     CoreRun,
     MicroPythonUnavailableError,
+    assert_every_core_test_ran,
     core_test_ids,
-    pytest_collected_core_ids,
     run_core,
 )
 
@@ -50,17 +50,7 @@ def test_interpreter_is_micropython_1_27(mp_run: CoreRun) -> None:
 
 def test_nothing_silently_skipped(mp_run: CoreRun) -> None:
     # Every test pytest collects from tests/core ran under MicroPython, and nothing else did.
-    collected = list(pytest_collected_core_ids())
-    ran = sorted(mp_run.results)
-    assert collected, "pytest collected no tests from tests/core: the MicroPython run proves nothing"
-    assert not mp_run.duplicates, mp_run.duplicates
-    assert ran == collected, (
-        f"only under MicroPython: {sorted(set(ran) - set(collected))}; "
-        f"only under pytest: {sorted(set(collected) - set(ran))}"
-    )
-    assert mp_run.summary.get("total") == len(collected), mp_run.summary
-    if all(r.status == "PASS" for r in mp_run.results.values()):
-        assert mp_run.returncode == 0, mp_run.stderr
+    assert_every_core_test_ran(mp_run, "under MicroPython")
 
 
 def test_runner_reports_failures(tmp_path: Path) -> None:

@@ -25,7 +25,13 @@ from pathlib import Path
 import pytest
 
 from tests.board.unix_core import run_core_unix
-from tests.mp.host import REPO_ROOT, CoreRun, core_test_ids, pytest_collected_core_ids
+from tests.mp.host import (
+    REPO_ROOT,
+    CoreRun,
+    assert_every_core_test_ran,
+    core_test_ids,
+    pytest_collected_core_ids,
+)
 from tools.mpy_build import MpyBuildError, build
 
 pytestmark = pytest.mark.board
@@ -68,17 +74,7 @@ def test_the_run_is_micropython_1_27_from_frozen_bytecode(frozen_run: CoreRun) -
 
 
 def test_nothing_silently_skipped_on_the_unix_port(frozen_run: CoreRun) -> None:
-    collected = list(pytest_collected_core_ids())
-    ran = sorted(frozen_run.results)
-    assert collected, "pytest collected no tests from tests/core: the unix-port run proves nothing"
-    assert not frozen_run.duplicates, frozen_run.duplicates
-    assert ran == collected, (
-        f"only on the unix port: {sorted(set(ran) - set(collected))}; "
-        f"only under pytest: {sorted(set(collected) - set(ran))}"
-    )
-    assert frozen_run.summary.get("total") == len(collected), frozen_run.summary
-    if all(r.status == "PASS" for r in frozen_run.results.values()):
-        assert frozen_run.returncode == 0, frozen_run.stderr
+    assert_every_core_test_ran(frozen_run, "on the unix port")
 
 
 def test_every_firmware_module_imports_frozen(frozen_run: CoreRun) -> None:

@@ -168,3 +168,18 @@ def pytest_collected_core_ids() -> tuple[str, ...]:
     if proc.returncode not in (0, 5):  # 5: nothing collected
         raise RuntimeError("pytest --collect-only tests/core failed:\n" + proc.stdout + proc.stderr)
     return tuple(sorted(ids))
+
+
+def assert_every_core_test_ran(run: CoreRun, where: str) -> None:
+    """Every test pytest collects from tests/core ran in `run` (once), and nothing else did."""
+    collected = list(pytest_collected_core_ids())
+    ran = sorted(run.results)
+    assert collected, f"pytest collected no tests from tests/core: the {where} run proves nothing"
+    assert not run.duplicates, run.duplicates
+    assert ran == collected, (
+        f"only {where}: {sorted(set(ran) - set(collected))}; "
+        f"only under pytest: {sorted(set(collected) - set(ran))}"
+    )
+    assert run.summary.get("total") == len(collected), run.summary
+    if all(r.status == "PASS" for r in run.results.values()):
+        assert run.returncode == 0, run.stderr
