@@ -3,13 +3,8 @@
 Frames are built and parsed by `firmware_py.protocol`, MACs by `firmware_py.auth`: one implementation,
 shared with the rig. The client adds what a host needs:
 
-- **Sessions.** Program-changing commands run in a session: `SES` gives the rig's fresh challenge, and the
-  client numbers its frames from 1 within it. A new connection, a rig reset or another host's `SES` ends
-  it; the client then opens a new one.
-- **One retry loop** (`_call`): a frame that gets no reply within `timeout_s`, or a garbled one, is resent
-  unchanged (same counter, same MAC) at most `retries` times. `NAK SEQ` to a resent frame means the first
-  copy ran and only its reply was lost: the client then reads the outcome back from the rig's audit log and
-  status (`recovered=True` on the acknowledgement), and never applies a command twice.
+- **Sessions and one retry loop**, in `host_tools.exchange`: a lost reply is read back from the rig's
+  audit log and status (`recovered=True` on the acknowledgement), never applied twice.
 - **The envelope before sending.** `load` makes the same decision the rig will make
   (`firmware_py.envelope.decide`) from the rig's own configuration (`ID`), history (`HIS`) and time (`ST`),
   and refuses with its full text before a byte of the program is sent. The rig decides again on `COM`.
@@ -22,22 +17,19 @@ shared with the rig. The client adds what a host needs:
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from firmware_py import envelope, protocol
 from firmware_py import history as fw_history
 from firmware_py import program as fw_program
-from firmware_py.auth import Session
 from firmware_py.decision import Decision
 from firmware_py.errors import ItbError
 from firmware_py.schedule import Schedule
 from host_tools.errors import CommError, RefusedError, UsageError, VerificationError
+from host_tools.exchange import DEFAULT_RETRIES, Exchange
 from host_tools.keys import RigKey
-from host_tools.link import DEFAULT_TIMEOUT_S, Link, RigDisconnectedError, RigTimeoutError
+from host_tools.link import DEFAULT_TIMEOUT_S, Link, RigDisconnectedError
 from host_tools.replies import (
     AdvanceAck,
     BolusAck,
@@ -54,13 +46,10 @@ from host_tools.replies import (
     _str,
 )
 
-__all__ = ["LoadResult", "Refill", "RigClient", "RigRefusedError", "RigReplyError", "describe"]
+__all__ = ["DEFAULT_RETRIES", "LoadResult", "Refill", "RigClient", "RigRefusedError", "RigReplyError",
+           "describe"]
 
-DEFAULT_RETRIES = 2
 SAMPLE_BYTES = 32  # bytes of a load read back at a random offset, beside the checksum
-_GARBLED = (protocol.CRC, protocol.LENGTH, protocol.FORMAT)  # line noise: the frame never ran
-MEMORY_WAIT_S = 0.05  # after NAK MEMORY (nothing ran), the identical frame is resent after this pause
-A = TypeVar("A")
 
 
 @dataclass(frozen=True)
@@ -89,27 +78,16 @@ def describe(prog: str | None) -> str:
     return "no program" if prog is None else f"program {prog}"
 
 
-class RigClient:
-    """A connection to one rig over a `Link`. `key` is needed for program-changing commands only. Use as a
-    context manager, or call `close()`."""
+class RigClient(Exchange):
+    """A connection to one rig over a `Link` (sessions and retries: `Exchange`). `key` is needed for
+    program-changing commands only. Use as a context manager, or call `close()`."""
 
     def __init__(self, link: Link, key: RigKey | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S,
                  retries: int = DEFAULT_RETRIES) -> None:
-        if retries < 0 or timeout_s <= 0:
-            raise UsageError(f"retries must be >= 0 and timeout > 0 (got {retries}, {timeout_s})")
-        self.link = link
-        self._auth = key.auth() if key is not None else None
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.session: Session | None = None
-        self._ctr = 0  # the last counter used in the session
-        self._read_seq = 0
+        super().__init__(link, key, timeout_s=timeout_s, retries=retries)
         self.info: RigInfo | None = None
         self.known_prog: str | None = None
         self.last_status: RigStatus | None = None
-        self.changes_sent = 0  # signed (state-changing) frames sent on this connection
-        self.retried = 0  # frames resent (for reports and tests)
-        self.recovered = 0  # lost replies whose outcome was read back instead of resending
 
     @classmethod
     def connect(cls, url: str, key: RigKey | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -124,133 +102,16 @@ class RigClient:
             raise
         return client
 
-    def __repr__(self) -> str:
-        return f"RigClient({self.link.url!r}, key={'set' if self._auth else 'none'})"
-
-    def __enter__(self) -> RigClient:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.link.close()
-
-    # -- the one exchange loop ----------------------------------------------------------------------------
-
-    def _wait(self, seq: int) -> protocol.Reply:
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise RigTimeoutError(
-                    f"timeout: no reply from the rig on {self.link.url} within {self.timeout_s:g} s"
-                )
-            reply = self.link.receive(left)
-            unnumbered = reply.seq == 0 and not reply.ok and reply.name in (*_GARBLED, protocol.MEMORY)
-            if reply.seq == seq or unnumbered:
-                return reply
-            # a late reply to an earlier, timed-out request: drop it
-
-    def _frame(self, cmd: str, args: list[str]) -> tuple[int, bytes]:
-        if not protocol.COMMANDS[cmd][0]:
-            self._read_seq = self._read_seq % protocol.SEQ_MAX + 1
-            return self._read_seq, protocol.request(self._read_seq, cmd, args)
-        if self._auth is None:
-            raise UsageError(
-                f"{cmd} changes the rig and needs its key: pass --key-file or set ITB_RIG_KEY_FILE"
-            )
-        if self.session is None or self._ctr >= protocol.SEQ_MAX:
-            self._open_session()
-        self._ctr += 1
-        return self._ctr, protocol.request(self._ctr, cmd, args, self.session)
-
-    def _open_session(self) -> None:
-        r = self._call("SES", [], lambda r: r)
-        assert self._auth is not None  # checked by _frame (internal invariant)
-        try:
-            self.session = Session(self._auth, _str(r, "sid"))
-        except ItbError as exc:
-            raise RigReplyError(f"bad reply: SES {exc}") from None
-        self._ctr = 0
-
-    def _call(self, cmd: str, args: list[str], parse: Callable[[protocol.Reply], A],
-              recover: Callable[[], A | None] | None = None) -> A:
-        """Send `cmd`, resend the same frame on a timeout or garble; `recover()` reads the outcome back when
-        the rig says a resent frame already ran (None: it did not run after all; send it anew)."""
-        fresh = self.session is None  # a session opened for this frame: an AUTH then means the wrong key
-        other_session_tried = False
-        refused_unread = False
-        seq, frame = self._frame(cmd, args)
-        last: CommError | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.retried += 1
-            if protocol.COMMANDS[cmd][0]:
-                self.changes_sent += 1
-            try:
-                self.link.send(frame)
-                reply = self._wait(seq)
-            except RigTimeoutError as exc:
-                last = exc
-                continue
-            if not reply.ok and reply.name in _GARBLED:
-                last = RigReplyError(f"bad reply: the rig got garbled frames ({reply.name}) for {cmd}")
-                continue
-            if not reply.ok and reply.name == protocol.MEMORY:
-                last = RigReplyError(f"the rig ran out of memory for {cmd} (nothing ran)")
-                time.sleep(MEMORY_WAIT_S)
-                continue
-            signed = protocol.COMMANDS[cmd][0]
-            # An earlier copy of this frame may have run, unless the rig refused it unread (AUTH in a fresh
-            # session: its MAC did not hold).
-            lost = (signed and attempt > 0 and not refused_unread
-                    and reply.name in (protocol.SEQ, protocol.SESSION, protocol.AUTH))
-            refused_unread = False
-            # AUTH on the first frame of a new session: another host may have opened a session in between
-            # (docs/protocol.md section 2), so one more session is tried; AUTH again means the wrong key.
-            competing = reply.name == protocol.AUTH and fresh and not other_session_tried
-            stale = reply.name in (protocol.SEQ, protocol.SESSION) or (
-                reply.name == protocol.AUTH and (not fresh or competing)
-            )
-            if competing:
-                other_session_tried = True
-                refused_unread = True
-            if signed and not reply.ok and stale and not lost:
-                # out of step, or the rig's session ended (a reset, a reconnect, another host's SES): start a
-                # new session and send the command in it
-                self.session = None
-                fresh = True
-            elif lost and recover is not None:
-                # An earlier copy may have run (NAK SEQ says it did; a new session may have followed it).
-                self.session = None
-                got = recover()
-                if got is not None:
-                    self.recovered += 1
-                    return got
-            elif not reply.ok:
-                raise RigRefusedError(cmd, reply.name, reply.fields)
-            else:
-                return parse(reply)
-            last = RigReplyError(f"bad reply: {reply.name} for {cmd}")
-            seq, frame = self._frame(cmd, args)
-        assert last is not None
-        if isinstance(last, RigTimeoutError):
-            raise RigTimeoutError(f"timeout: no reply from the rig on {self.link.url} to {cmd} after "
-                                  f"{self.retries + 1} tries of {self.timeout_s:g} s")
-        raise last
-
     # -- read-only commands -------------------------------------------------------------------------------
 
     def identify(self) -> RigInfo:
         """`ID`: firmware, protocol, frame sizes, clock and the rig's pump configuration."""
-        self.info = self._call("ID", [], RigInfo.from_reply)
+        self.info = self.call("ID", [], RigInfo.from_reply)
         return self.info
 
     def status(self) -> RigStatus:
         """`ST`: the rig's state now."""
-        st = self._call("ST", [], RigStatus.from_reply)
+        st = self.call("ST", [], RigStatus.from_reply)
         self.known_prog = st.prog
         self.last_status = st
         return st
@@ -258,7 +119,7 @@ class RigClient:
     def _page(self, cmd: str, first: list[str] | None = None) -> tuple[protocol.Reply, str]:
         data = ""
         while True:
-            r = self._call(cmd, (first or []) + [str(len(data))], lambda r: r)
+            r = self.call(cmd, (first or []) + [str(len(data))], lambda r: r)
             off, total = _int(r, "off"), _int(r, "total")
             chunk = _str(r, "data")
             if off != len(data) or (not chunk and total) or off + len(chunk) > total:
@@ -295,7 +156,7 @@ class RigClient:
         out: list[LogEntry] = []
         nxt = start
         while True:
-            r = self._call("LG", [str(nxt)], lambda r: r)
+            r = self.call("LG", [str(nxt)], lambda r: r)
             new_next, total = _int(r, "next"), _int(r, "total")
             text = r.fields.get("e", "")
             out += [LogEntry.parse(item) for item in text.split(";") if item]
@@ -339,7 +200,7 @@ class RigClient:
             def staged(end: int = end) -> int | None:
                 return end if self.status().staged == end else None
 
-            got = self._call(
+            got = self.call(
                 "STG", [str(off), data[off:end].decode("ascii")], lambda r: _int(r, "staged"), staged
             )
             if got != end:
@@ -365,7 +226,7 @@ class RigClient:
             pocket = None if fill is None else fill.detail.get("pocket") == "1"
             return CommitAck(new, e.t_s, self.status().reservoir_nl, pocket, recovered=True)
 
-        ack = self._call("COM", args, CommitAck.from_reply, committed)
+        ack = self.call("COM", args, CommitAck.from_reply, committed)
         if ack.prog != new:
             raise VerificationError(f"rig committed program {ack.prog}, not {new}")
         self.known_prog = new
@@ -397,7 +258,7 @@ class RigClient:
             self.stage(data)
             ack = self.commit(data, refill)
             off = secrets.randbelow(max(1, len(data) - SAMPLE_BYTES))
-            r = self._call("RB", [str(off), str(SAMPLE_BYTES)], lambda r: r)
+            r = self.call("RB", [str(off), str(SAMPLE_BYTES)], lambda r: r)
         except CommError as exc:
             raise type(exc)(exc.detail, self.state_after_failure(old, new)) from None
         if _str(r, "prog") != new or _str(r, "data").encode() != data[off : off + SAMPLE_BYTES]:
@@ -446,7 +307,7 @@ class RigClient:
             return RefillAck(int(e.detail["nl"]), int(e.detail["exp"]), e.detail.get("pocket") == "1",
                              recovered=True)
 
-        return self._call("RF", refill.args(), RefillAck.from_reply, refilled)
+        return self.call("RF", refill.args(), RefillAck.from_reply, refilled)
 
     def advance(self, seconds: int, every: int | None = None, t_before: int | None = None) -> AdvanceAck:
         """`ADV`: move a bench clock on by `seconds`; with `every`, one reading per interval."""
@@ -457,7 +318,7 @@ class RigClient:
             t = self.status().t_s
             return AdvanceAck(t, None, recovered=True) if start is not None and t >= start + seconds else None
 
-        return self._call("ADV", args, AdvanceAck.from_reply, advanced)
+        return self.call("ADV", args, AdvanceAck.from_reply, advanced)
 
     def stop(self, confirm_prog: str) -> StopAck:
         """`STP CONFIRM <sha16>`: stop delivery of the active program (it must be named, ITB-DIS-01)."""
@@ -466,7 +327,7 @@ class RigClient:
             e = self._logged("stop", prog=confirm_prog)
             return None if e is None else StopAck(e.t_s, recovered=True)
 
-        return self._call("STP", ["CONFIRM", confirm_prog], lambda r: StopAck(_int(r, "t")), stopped)
+        return self.call("STP", ["CONFIRM", confirm_prog], lambda r: StopAck(_int(r, "t")), stopped)
 
     def bolus(self, volume_nl: int, duration_s: int) -> BolusAck:
         """`BOL`: a bridge bolus after a concentration change (ITB-BRG-01)."""
@@ -482,5 +343,5 @@ class RigClient:
                 t_end, bolus_rate(volume_nl, int(e.detail["old"]), duration_s), recovered=True
             )
 
-        return self._call("BOL", [str(volume_nl), str(duration_s)],
+        return self.call("BOL", [str(volume_nl), str(duration_s)],
                           lambda r: BolusAck(_int(r, "t_end"), _int(r, "rate")), started)
