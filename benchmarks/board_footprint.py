@@ -225,11 +225,17 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{u['image']['data']} B; "
         f"{u['frozen_mpy_total']} B | - | info |",
         "",
+        "What limits the missed goals (docs/board.md, \"What limits the footprint\"): importing the frozen "
+        "firmware alone takes about 20 KiB of heap (each module's globals, a function object per function, "
+        "a type per class; the bytecode stays in flash), the rig's state about 4 KiB more, and the smallest "
+        "heap is set by the boot after a year and by a commit of a 13-step program decided against the "
+        "history. A too-small heap is a clean `NAK MEMORY` that changes nothing (tests/board/test_memory.py).",
+        "",
         f"Boot (rig built, no program yet): {yr.get('boot_alloc', -1)} B in use. Sweep trials (heap KiB, "
         "days, result): "
         + "; ".join(
             f"{t['heap_kib']}/{t['days']}: "
-            + ("ok" if t["ok"] else "fail at " + t["step"] + " (" + t["error"][:70] + ")")
+            + ("ok" if t["ok"] else "fail at " + t["step"] + " (" + short_error(t["error"]) + ")")
             for t in sw["trials"]
         )
         + ".",
@@ -237,6 +243,16 @@ def markdown(doc: dict[str, Any]) -> str:
         MD_END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def short_error(error: str, most: int = 90) -> str:
+    """An error for the trial list: what ran out, without the rig's state or the emulator's output, cut
+    at a word."""
+    for tail in (" (rig left running:", "; output:"):
+        error = error.split(tail, 1)[0]
+    if len(error) <= most:
+        return error
+    return error[:most].rsplit(" ", 1)[0] + " …"
 
 
 def write_md(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
@@ -253,7 +269,12 @@ def write_md(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (checks the plumbing, not figures)")
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite the BENCHMARKS.md section from benchmarks/board_results.json")
     args = ap.parse_args(argv)
+    if args.render:
+        write_md(markdown(json.loads(JSON_PATH.read_text())))
+        return 0
     screen, year, dec_days = (1, 2, 30) if args.smoke else (SCREEN_DAYS, YEAR_DAYS, DECADE_DAYS)
     with tempfile.TemporaryDirectory(prefix="itb-board-footprint-") as tmp:
         work = Path(tmp)
