@@ -228,8 +228,8 @@ def markdown(doc: dict[str, Any]) -> str:
         "What limits the missed goals (docs/board.md, \"What limits the footprint\"): importing the frozen "
         "firmware alone takes about 20 KiB of heap (each module's globals, a function object per function, "
         "a type per class; the bytecode stays in flash), the rig's state about 4 KiB more, and the smallest "
-        "heap is set by the boot after a year and by a commit of a 13-step program decided against the "
-        "history. A too-small heap is a clean `NAK MEMORY` that changes nothing (tests/board/test_memory.py).",
+        "heap is set by the boot after a year and by a 13-step commit against the history. "
+        "A too-small heap is a clean `NAK MEMORY` that changes nothing (tests/board/test_memory.py).",
         "",
         f"Boot (rig built, no program yet): {yr.get('boot_alloc', -1)} B in use. Sweep trials (heap KiB, "
         "days, result): "
