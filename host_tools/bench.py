@@ -218,8 +218,8 @@ class BenchSession:
         st = self.client.status()
         if self.client.info is not None and self.client.info.clock != "bench":
             raise UsageError("bench needs a rig with a bench clock (ADV); this rig follows real time")
-        residual = st.reservoir_nl if st.conc_ng_per_ul else 0
-        fill = Refill(p.reservoir_nl, p.conc_ng_per_ul, residual)
+        fill = Refill.full(p.reservoir_nl, p.conc_ng_per_ul, st)
+        residual = fill.measured_residual_nl
         result = self.client.load(self.data, fill)
         self.t_start = result.t_commit_s
         self.fills.append(_Fill(self.t_start, p.reservoir_nl, p.conc_ng_per_ul, 0, 0))

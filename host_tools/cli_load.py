@@ -43,12 +43,13 @@ def _need_confirmation(verb: str, yes: bool, isatty: Callable[[], bool] | None) 
 
 
 def _preview(client: RigClient, st: RigStatus, new: fw_program.Program, data: bytes,
-             notes: list[str], *, as_json: bool) -> tuple[fw_program.Program | None, bytes | None]:
+             notes: list[str], *, as_json: bool,
+             refill: Refill | None) -> tuple[fw_program.Program | None, bytes | None]:
     """Show the rig's program and `new` side by side with `notes` and the rig's decision; raise
     `RefusedError` when the decision refuses (nothing sent). Returns the rig's program and its bytes."""
     old_data = client.readback() if st.prog is not None else None
     old = fw_program.decode(old_data) if old_data is not None else None
-    decision = client.decide(new, st)
+    decision = client.decide(new, st, refill)
     if not as_json:
         print(display.shown(display.side_by_side(display.program_rows(old, old_data),
                                                  display.program_rows(new, data)), keep="\n"))
@@ -97,9 +98,8 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
                     f"{new.conc_ng_per_ul} mcg/mL: a concentration change needs a refill with the commit; "
                     "add --fill [--residual VOLUME]"
                 )
-            measured = residual if residual is not None else (st.reservoir_nl if st.conc_ng_per_ul else 0)
             capacity = client.info.config.reservoir_nl if client.info else new.reservoir_nl
-            refill = Refill(capacity, new.conc_ng_per_ul, measured)
+            refill = Refill.full(capacity, new.conc_ng_per_ul, st, residual)
         notes = [
             f"with a fill of {display.ml(refill.added_nl)} at {display.conc(refill.conc_ng_per_ul)} "
             f"(measured residual {display.ml(refill.measured_residual_nl)})"
@@ -113,7 +113,7 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
             notes.append(f"then a bridge bolus (ITB-BRG-01): {display.ml(bridge[0])} of the old "
                          f"{display.conc(st.conc_ng_per_ul)} drug over {display.duration(bridge[1])}, "
                          "clearing the pump's tubing and catheter at the old drug's flow")
-        old, old_data = _preview(client, st, new, data, notes, as_json=args.json)
+        old, old_data = _preview(client, st, new, data, notes, as_json=args.json, refill=refill)
         _confirm(args.yes, st)
         try:
             result = client.load(data, refill)
@@ -183,7 +183,8 @@ def _cmd_bench(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None
             fill = f"{display.ml(new.reservoir_nl)} at {display.conc(new.conc_ng_per_ul)}"
             _preview(client, st, new, source.encoding,
                      [f"with a full fill of {fill}, then {display.plural(args.days, 'simulated day')} on the "
-                      "rig's bench clock"], as_json=args.json)
+                      "rig's bench clock"], as_json=args.json,
+                     refill=Refill.full(new.reservoir_nl, new.conc_ng_per_ul, st))
             _confirm(args.yes, st)
         log = (lambda _t: None) if args.json or args.quiet else (lambda t: err(f"bench: {t}"))
         result = run_bench(

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from firmware_py import envelope, protocol
+from firmware_py import envelope, program_checks, protocol
 from firmware_py import history as fw_history
 from firmware_py import program as fw_program
 from firmware_py.decision import Decision
@@ -176,9 +176,12 @@ class RigClient(Exchange):
 
     # -- the envelope on the host -------------------------------------------------------------------------
 
-    def decide(self, program: fw_program.Program, st: RigStatus | None = None) -> Decision:
-        """The decision the rig will make on committing `program` now: from its configuration, history,
-        running program and time (`firmware_py.envelope.decide`, the same function the rig runs)."""
+    def decide(self, program: fw_program.Program, st: RigStatus | None = None,
+               refill: Refill | None = None) -> Decision:
+        """The decision the rig will make on committing `program` now (with `refill`, when the commit
+        carries one): from its configuration, history, running program and time, by the same function the
+        rig runs (`firmware_py.envelope.decide`), in the rig's order: the commit, then the refill."""
+        program_checks.validate(program)  # as the rig does before it decides (ProgramError)
         info = self.info or self.identify()
         st = st or self.status()
         hist = self.history()
@@ -186,7 +189,12 @@ class RigClient(Exchange):
         if st.state != "stopped" and hist.running():
             e = hist.entries[-1]
             running = fw_history.schedule_of(e)
-        return envelope.decide(hist, running, envelope.Commit(program), info.config, st.t_s)
+        d = envelope.decide(hist, running, envelope.Commit(program), info.config, st.t_s)
+        if refill is None or d.reply() is not None:
+            return d
+        rd = envelope.decide(hist, running, envelope.Refill(refill.added_nl, refill.measured_residual_nl),
+                             info.config, st.t_s)
+        return d if rd.reply() is None else rd
 
     # -- program-changing commands ------------------------------------------------------------------------
 
@@ -246,7 +254,7 @@ class RigClient(Exchange):
         new = fw_program.short_id(data)
         try:
             before = self.status()
-            decision = self.decide(program, before) if check else None
+            decision = self.decide(program, before, refill) if check else None
         except CommError as exc:
             known = self.last_status.prog if self.last_status else None
             what = describe(known) if self.last_status else "its program"

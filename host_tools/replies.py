@@ -186,6 +186,15 @@ class Refill:
     conc_ng_per_ul: int
     measured_residual_nl: int
 
+    @classmethod
+    def full(cls, capacity_nl: int, conc_ng_per_ul: int, st: RigStatus,
+             measured_residual_nl: int | None = None) -> Refill:
+        """A fill to `capacity_nl`: the residual withdrawn is the measured one, else what the rig reports it
+        holds (none when it holds no drug)."""
+        if measured_residual_nl is None:
+            measured_residual_nl = st.reservoir_nl if st.conc_ng_per_ul else 0
+        return cls(capacity_nl, conc_ng_per_ul, measured_residual_nl)
+
     def args(self) -> list[str]:
         return [str(self.added_nl), str(self.conc_ng_per_ul), str(self.measured_residual_nl)]
 

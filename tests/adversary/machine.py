@@ -67,6 +67,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
@@ -95,6 +96,9 @@ from tests.adversary.model import (
     sha_hex,
 )
 from tests.core.support import KEY, T0, Host, MemFs, PowerLoss, counter_random
+
+if TYPE_CHECKING:
+    from tests.adversary.differential import Agreement, HostCheck
 
 # Breaks of the rig the adversary found, by (invariant, tag): each has a plain reproduction in
 # tests/adversary/test_breaks.py (xfail strict). A known break is counted and reported, never hidden; the
@@ -205,6 +209,7 @@ class Context:
     strict: bool = False  # raise on a break that is not KNOWN (hypothesis then shrinks it)
     steps_per_sequence: int = 30
     progress: bool = False  # a line on stderr every 1000 sequences
+    host_rig: Agreement | None = None  # when set: the host's decision is compared with the rig's at each load
 
 
 # -- the generator ------------------------------------------------------------------------------------
@@ -560,6 +565,7 @@ class Adversary(RuleBasedStateMachine):
 
     def _load(self, spec: Spec, rf: tuple[int, int, int] | None, glitch: bool = False) -> wire.Reply | None:
         data = spec.encode()
+        host = self.host_check.before(data, rf) if self.host_check is not None else None
         for off in range(0, len(data), wire.CHUNK):
             r = self._send("STG", [str(off), data[off : off + wire.CHUNK].decode()])
             if not r.ok:
@@ -573,6 +579,8 @@ class Adversary(RuleBasedStateMachine):
         if rf is not None:
             args.append("rf=" + ",".join(str(x) for x in rf))
         r = self._send("COM", args)
+        if self.host_check is not None and not glitch:
+            self.host_check.after(host, data, r)
         if r.ok:
             if glitch:
                 self.m._break(0, "com-glitch", "COM with a wrong length or checksum was acknowledged")
@@ -611,6 +619,11 @@ class Adversary(RuleBasedStateMachine):
         self.m = Model(facts, self.rig.s.t_s)
         self.gen = Gen(self.rnd, self.m, self.cfg, self.patient)
         self.log_seen = self.rig.s.log_total - 1
+        self.host_check: HostCheck | None = None
+        if self.ctx.host_rig is not None:
+            from tests.adversary.differential import HostCheck  # noqa: PLC0415 (host_tools only when asked)
+
+            self.host_check = HostCheck(lambda: self.rig, self.ctx.host_rig)
 
     def _run(self, fn: object, rnd: random.Random) -> None:
         if self.dead:
@@ -991,11 +1004,13 @@ class Adversary(RuleBasedStateMachine):
 CHUNK = 1000  # sequences per hypothesis run: its record of the choices made grows with every example
 
 
-def run(n: int, seed: int = 20_260_105, strict: bool = False, steps: int = 30,
-        progress: bool = False) -> Stats:
+def run(n: int, seed: int = 20_260_105, strict: bool = False, steps: int = 30, *,
+        progress: bool = False, host_rig: Agreement | None = None) -> Stats:
     """Run at least n sequences of up to `steps` steps each (hypothesis runs of CHUNK sequences, seeds
-    seed, seed + 1, ...): the statistics. Breaks are counted, or raised when strict."""
-    ctx = Context(strict=strict, steps_per_sequence=steps, progress=progress)
+    seed, seed + 1, ...): the statistics. Breaks are counted, or raised when strict. With `host_rig`, the
+    host's decision is compared with the rig's at every load, into that tally (tests/adversary/
+    differential.py)."""
+    ctx = Context(strict=strict, steps_per_sequence=steps, progress=progress, host_rig=host_rig)
     Adversary.ctx = ctx
     t = time.perf_counter()
     k = 0

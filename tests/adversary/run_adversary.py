@@ -6,7 +6,9 @@ machine of `tests/adversary/machine.py` with correctly signed commands; the seve
 accepted and refused (by command and reason, and the rules named), every invariant break by kind with an
 example, the findings that are not invariants, and the time taken. Exit status 0 when no invariant broke
 and the model never disagreed with the rig, 1 otherwise. `--seed S` picks another deterministic run;
-`--canary` switches the rig's envelope off (every decision allowed) to show the invariants can fail.
+`--canary` switches the rig's envelope off (every decision allowed) to show the invariants can fail;
+`--host-rig` also compares the host's decision with the rig's at every load (tests/adversary/differential.py)
+and fails on any disagreement.
 """
 
 from __future__ import annotations
@@ -24,18 +26,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=30, help="most steps in a sequence (default 30)")
     ap.add_argument("--canary", action="store_true", help="switch the rig's envelope off (every COM, RF and "
                     "BOL decision allowed): the invariants must then break")
+    ap.add_argument("--host-rig", action="store_true",
+                    help="compare the host's decision (RigClient.decide) with the rig's at every load")
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error(f"N must be at least 1 (got {args.n})")
+    tally = None
+    if args.host_rig:
+        from tests.adversary.differential import Agreement  # noqa: PLC0415
+
+        tally = Agreement()
     if args.canary:
         from tests.adversary.canary import envelope_off  # noqa: PLC0415
 
         with envelope_off():
-            stats = run(args.n, args.seed, steps=args.steps, progress=True)
+            stats = run(args.n, args.seed, steps=args.steps, progress=True, host_rig=tally)
     else:
-        stats = run(args.n, args.seed, steps=args.steps, progress=True)
+        stats = run(args.n, args.seed, steps=args.steps, progress=True, host_rig=tally)
     print(stats.summary())
     bad = stats.total_breaks() + stats.errors
+    if tally is not None:
+        print(f"host = rig:                {tally.compared} loads compared: {tally.accepted} accepted by "
+              f"both, {tally.refused} refused alike, {len(tally.disagreements)} disagreements; "
+              f"{tally.not_decided} refused before the decision")
+        for d in tally.disagreements[:5]:
+            print("  " + d)
+        bad += len(tally.disagreements)
     print("result:                    " + ("PASS" if bad == 0 else
                                            f"FAIL ({stats.total_breaks()} breaks, {stats.errors} errors)"))
     return 0 if bad == 0 else 1
