@@ -30,7 +30,8 @@ TIMEOUT_S = 120
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
+                          check=False)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,8 @@ def _env(venv: Path) -> dict[str, str]:
 
 def test_the_wheel_holds_the_package_data_and_metadata(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    for want in ("host_tools/examples/night-boost.toml", "host_tools/data/trace.json", "host_tools/calc/flow.py",
-                 "host_tools/__main__.py", f"itb-{__version__}.dist-info/licenses/LICENSE"):
+    for want in ("host_tools/examples/night-boost.toml", "host_tools/data/trace.json",
+                 "host_tools/calc/flow.py", "host_tools/__main__.py", f"itb-{__version__}.dist-info/licenses/LICENSE"):
         assert want in names, want
     meta = zipfile.ZipFile(wheel).read(f"itb-{__version__}.dist-info/METADATA").decode()
     assert "License-Expression: MIT" in meta and "Classifier: " in meta
