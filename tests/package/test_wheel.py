@@ -80,7 +80,8 @@ def _env(venv: Path) -> dict[str, str]:
 def test_the_wheel_holds_the_package_data_and_metadata(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for want in ("host_tools/examples/night-boost.toml", "host_tools/data/trace.json",
-                 "host_tools/calc/flow.py", "host_tools/__main__.py", f"itb-{__version__}.dist-info/licenses/LICENSE"):
+                 "host_tools/calc/flow.py", "host_tools/__main__.py",
+                 f"itb-{__version__}.dist-info/licenses/LICENSE"):
         assert want in names, want
     meta = zipfile.ZipFile(wheel).read(f"itb-{__version__}.dist-info/METADATA").decode()
     assert "License-Expression: MIT" in meta and "Classifier: " in meta
