@@ -10,7 +10,8 @@ Public API (also used by the rig commands):
 - ``plot_reservoir(schedule, conc_ng_per_ul, reservoir_nl, alarm_nl, path, start_s=0, title="") -> Path``:
   reservoir volume from a fill at ``start_s`` until empty, the low-reservoir alarm line and alarm/empty times.
 - ``plot_source(path, out_dir) -> (profile_png, reservoir_png)``: both pictures for a prescription (.toml)
-  or a written program (.json, checksums verified).
+  or a written program (.json, checksums verified); without matplotlib a UsageError (exit 2) that says how
+  to install it.
 
 The ``*_figure`` functions return the figure unsaved (the tests check its label layout). Labels never sit on
 a curve or past an edge: legends go below the axes, labels inside the axes sit in a band above the curves
@@ -302,6 +303,8 @@ def plot_source(source: str | os.PathLike[str], out_dir: str | os.PathLike[str])
     from host_tools import rx  # noqa: PLC0415
     from host_tools.errors import UsageError  # noqa: PLC0415
 
+    if not available():
+        raise UsageError(f"plot: matplotlib is not installed; the pictures need it ({INSTALL_HINT})")
     src = Path(source)
     out = Path(out_dir)
     if not out.is_dir():

@@ -100,3 +100,14 @@ def test_without_matplotlib_the_bench_says_so_once(
     r = itb("bench", "--days", "1", "--out", str(tmp_path / "j"), "--json")
     assert json.loads(r.out)["plots_skipped"] == line and line not in r.err
 
+
+
+def test_itb_plot_without_matplotlib_says_how_to_get_it(
+    itb: Itb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.host.conftest import EXAMPLES  # noqa: PLC0415
+
+    monkeypatch.setattr(plots, "available", lambda: False)
+    r = itb("plot", str(EXAMPLES / "night-boost.toml"), "-o", str(tmp_path))
+    r.one_line_error(2, "matplotlib is not installed", plots.INSTALL_HINT)
+    assert list(tmp_path.iterdir()) == []

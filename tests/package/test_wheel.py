@@ -125,3 +125,10 @@ def test_without_matplotlib_the_bench_writes_its_report(wheel: Path, tmp_path: P
     said = [line for line in (r.stdout + r.stderr).splitlines() if "plots skipped" in line]
     assert said and all("pip install 'itb[plots]'" in line for line in said), r.stdout + r.stderr
     assert len([line for line in r.stdout.splitlines() if "plots skipped" in line]) == 1
+    for cmd in (["itb", "rate", "--dose", "500 mcg/day", "--concentration", "500 mcg/mL"],
+                ["itb", "example", "night-boost", "-o", "rx.toml"], ["itb", "program", "build", "rx.toml"]):
+        r = _run(cmd, tmp_path, env)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (cmd, r.stderr)
+    r = _run(["itb", "plot", "rx.toml"], tmp_path, env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "pip install 'itb[plots]'" in r.stderr
