@@ -58,10 +58,16 @@ def test_the_readme_shell_examples_run_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "night.json").is_file() and (tmp_path / "out" / "bench" / "report.json").is_file()
 
 
+PATH_RE = re.compile(r"(?<![\w./~-])((?:firmware_py|host_tools|tests|docs|tools|benchmarks|examples|shared|\.ci)/"
+                     r"[\w./*-]*)")
+
+
 def _cited(text: str) -> set[str]:
-    code = re.findall(r"`([^`\s]+)`", text)
-    links = [m for m in re.findall(r"\]\(([^)\s]+)\)", text) if not m.startswith(("http", "#"))]
-    return {c.split("#")[0].split(":")[0] for c in code + links if c.startswith(TOP)}
+    # Repository paths anywhere in the text (prose, code, command lines) and relative link targets.
+    found = set(PATH_RE.findall(text))
+    found |= {m for m in re.findall(r"\]\(([^)\s]+)\)", text) if not m.startswith(("http", "#"))}
+    found |= set(re.findall(r"`((?:README|BENCHMARKS)\.md|LICENSE|pyproject\.toml|constraints\.txt)`", text))
+    return {c.split("#")[0].split(":")[0].rstrip(".") for c in found}
 
 
 def test_every_repository_path_the_docs_cite_exists() -> None:
@@ -69,6 +75,7 @@ def test_every_repository_path_the_docs_cite_exists() -> None:
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for path in _cited(doc.read_text(encoding="utf-8")):
             rel = path if doc.name == "README.md" or path.startswith(TOP) else f"docs/{path}"
+            rel = rel.rstrip("/") or rel
             if not (list(ROOT.glob(rel)) if "*" in rel else (ROOT / rel).exists()):
                 missing.append(f"{doc.relative_to(ROOT)}: {path}")
     assert not missing, missing
