@@ -58,8 +58,8 @@ def test_the_readme_shell_examples_run_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "night.json").is_file() and (tmp_path / "out" / "bench" / "report.json").is_file()
 
 
-PATH_RE = re.compile(r"(?<![\w./~-])((?:firmware_py|host_tools|tests|docs|tools|benchmarks|examples|shared|\.ci)/"
-                     r"[\w./*-]*)")
+TOP_DIRS = "firmware_py|host_tools|tests|docs|tools|benchmarks|examples|shared|\\.ci"
+PATH_RE = re.compile(rf"(?<![\w./~-])((?:{TOP_DIRS})/[\w./*-]*)")
 
 
 def _cited(text: str) -> set[str]:
