@@ -525,8 +525,8 @@ def _plots(session: BenchSession, out_dir: Path) -> dict[str, str]:
     from host_tools import plots  # noqa: PLC0415
 
     if not plots.available():
+        # Said once, in the summary (and in report.json), not also as an event line.
         session.plots_note = f"plots skipped: matplotlib is not installed ({plots.INSTALL_HINT} to get them)"
-        session.log(session.plots_note)
         return {}
     from host_tools import plots_session  # noqa: PLC0415
 
