@@ -106,3 +106,8 @@ def test_dev_help_unknown_command_and_python_check(tmp_path: Path) -> None:
     old.chmod(0o755)
     r = _dev(tmp_path, "bench", python=str(old))
     assert r.returncode == 1 and "needs Python >= 3.11" in r.stderr and not (tmp_path / ".venv").exists()
+
+
+def test_dev_bench_needs_no_node() -> None:
+    arm = next(line for line in (ROOT / "dev").read_text().splitlines() if line.strip().startswith("bench)"))
+    assert "setup_python" in arm and "setup_node" not in arm and 'itb" bench "$@"' in arm
