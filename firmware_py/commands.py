@@ -3,7 +3,7 @@
 # arguments and the rig time; it returns the ACK's pairs or raises NakError, and the rig keeps the copy
 # only when the handler returned and the save succeeded.
 
-from firmware_py import envelope, program_checks
+from firmware_py import __version__, envelope, program_checks
 from firmware_py import program as pg
 from firmware_py import protocol as wire
 from firmware_py.auth import same
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from firmware_py.decision import Decision
     from firmware_py.rig import Rig
 
-FW = "itb-0.2"
+FW = "itb-" + __version__
 ADV_MAX_S = 31_622_400
 BOLUS_MIN_S = 60
 RECENT_UNAUTH = 4  # unauthenticated refusals kept (RAM only) for RJ

@@ -194,6 +194,8 @@ class BenchSession:
         self.predicted_alarm_s: int | None = None
         self.last: RigStatus | None = None
         self.decision = ""
+        self.pending_event = ""  # an event at the end of the last reading: marked on the next hour's row
+        self.plots_note = ""  # why no PNG was written, when none was
 
     # -- expected values (path 1) --
 
@@ -270,6 +272,8 @@ class BenchSession:
             raise VerificationError(
                 f"hour {hour}: Schedule integral {ref} ng != stepped rate {row.exact_ng} ng"
             )
+        if self.pending_event:
+            row.event, self.pending_event = self.pending_event, ""
         p = row.problems
         if cum_ng != exp_ng:
             p.append(f"hour {hour}: cumulative dose {cum_ng} ng, expected {exp_ng} ng")
@@ -328,8 +332,7 @@ class BenchSession:
              "conc_ng_per_ul": p.conc_ng_per_ul, "measured_residual_nl": residual,
              "rig_expected_nl": ack.expected_nl, "pocket": ack.pocket}
         )  # fmt: skip
-        if self.rows:
-            self.rows[-1].event = (self.rows[-1].event + " " if self.rows[-1].event else "") + "refill"
+        self.pending_event = "refill"  # at t = hour h: the row of hour h starts with it (the log's hour)
         self.log(
             f"hour {hour}: refilled ({reason}): withdrew the residual {display.ml(residual)}, "
             f"filled {display.ml(capacity)}"
@@ -356,7 +359,8 @@ class BenchSession:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         total_hours = self.days * units.H_PER_DAY
         self._start()
-        bar = _progress(total_hours, self.progress)
+        bar = _Progress(total_hours, self.progress)
+        self.log = bar.wrap(self.log)
         hour = 0
         try:
             while hour < total_hours:
@@ -379,13 +383,13 @@ class BenchSession:
                     self._record(t0 + i * step, t0 + (i + 1) * step, reading)
                     alarm = alarm or reading.low or reading.empty
                 hour += n
-                bar(hour)
+                bar.update(hour)
                 t = self.t_start + hour * S_PER_H
                 if alarm or hour >= total_hours or (self.refill_at_s is not None and t >= self.refill_at_s):
                     self._check_status(self.client.status())
                     self._maybe_refill(self.last)  # type: ignore[arg-type]
         finally:
-            bar(-1)
+            bar.close()
         return self._finish()
 
     # -- report --
@@ -455,8 +459,8 @@ class BenchSession:
             "lost_replies_recovered": self.client.recovered,
         }
         files = self._write(report)
-        report_files = {k: Path(v).name for k, v in files.items()}
-        report["files"] = report_files
+        report["files"] = {k: Path(v).name for k, v in files.items()}
+        report["plots_skipped"] = self.plots_note or None
         (self.out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         return BenchResult(passed, report, rows, files, self.failures)
 
@@ -486,45 +490,47 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def _progress(total: int, enabled: bool) -> Callable[[int], None]:
-    if not enabled:
-        return lambda _h: None
-    from tqdm import tqdm  # noqa: PLC0415  (only when a progress bar is shown)
+class _Progress:
+    # A tqdm bar on stderr when enabled; event lines written while it shows go through tqdm's own write
+    # (the bar is cleared, the line printed, the bar redrawn), so no line is ever glued to the bar.
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm  # noqa: PLC0415  (only when a progress bar is shown)
 
-    bar = tqdm(total=total, unit="h", desc="bench", leave=False)
+            self.bar = tqdm(total=total, unit="h", desc="bench", leave=False, file=sys.stderr)
 
-    def update(hour: int) -> None:
-        if hour < 0:
-            bar.close()
-        else:
-            bar.update(max(0, hour - bar.n))
+    def update(self, hour: int) -> None:
+        if self.bar is not None:
+            self.bar.update(max(0, hour - self.bar.n))
 
-    return update
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def wrap(self, log: Callable[[str], None]) -> Callable[[str], None]:
+        def write(text: str) -> None:
+            if self.bar is None:
+                log(text)
+                return
+            with self.bar.external_write_mode(file=sys.stderr):
+                log(text)
+
+        return write
 
 
 def _plots(session: BenchSession, out_dir: Path) -> dict[str, str]:
-    # The two PNGs come from host_tools.plots (owned by another module); skipped, with a note, without it.
-    try:
-        from host_tools import plots  # noqa: PLC0415
-    except ImportError:
-        session.log("plots: host_tools.plots is not available; no PNGs written")
+    # The session's PNGs (host_tools.plots_session), or one line saying why there are none.
+    from host_tools import plots  # noqa: PLC0415
+
+    if not plots.available():
+        # Said once, in the summary (and in report.json), not also as an event line.
+        session.plots_note = f"plots skipped: matplotlib is not installed ({plots.INSTALL_HINT} to get them)"
         return {}
-    return _call_plots(plots, session, out_dir)
+    from host_tools import plots_session  # noqa: PLC0415
 
-
-def _call_plots(plots: Any, session: BenchSession, out_dir: Path) -> dict[str, str]:
-    p = session.program
-    src = session.source
-    title = src.label or session.name or session.prog_id
-    profile = plots.plot_profile(
-        p.schedule, src.windows, src.lead_s, p.conc_ng_per_ul, out_dir / "profile.png",
-        title=f"{title}: programmed rate (bench {session.prog_id})",
-    )  # fmt: skip
-    reservoir = plots.plot_reservoir(
-        p.schedule, p.conc_ng_per_ul, p.reservoir_nl, p.alarm_nl, out_dir / "reservoir.png",
-        start_s=session.t_start, title=f"{title}: reservoir from fill to empty",
-    )  # fmt: skip
-    return {"profile_png": str(profile), "reservoir_png": str(reservoir)}
+    return plots_session.write(session, out_dir)
 
 
 def run_bench(
@@ -566,7 +572,7 @@ def summary(result: BenchResult) -> str:
     s = rep["settings"]
     lines = [
         f"bench: program {prog['id']}{' (' + prog['name'] + ')' if prog['name'] else ''}, "
-        f"{s['days']} days ({s['hours']} hourly readings) on {s['port']}",
+        f"{display.plural(s['days'], 'day')} ({display.plural(s['hours'], 'hourly reading')}) on {s['port']}",
         f"  delivered {display.mcg(tot['delivered_ng'])} = {display.ml(tot['delivered_nl'])}; expected "
         f"{display.mcg(tot['expected_ng'])} (exact {_exact_mcg(Fraction(tot['exact_ng']))})",
         f"  max deviation: {rep['max_deviation']['cumulative_ng']} ng cumulative (tolerance 0 ng), "
@@ -578,4 +584,6 @@ def summary(result: BenchResult) -> str:
         lines.append(f"  {rep['failure_count']} problem(s), first: {rep['failures'][0]}")
     names = ", ".join(sorted(result.files[k] for k in result.files))
     lines.append(f"  {'PASS' if result.passed else 'FAIL'}; wrote {names}")
+    if rep.get("plots_skipped"):
+        lines.append(f"  {rep['plots_skipped']}")
     return "\n".join(lines)

@@ -12,10 +12,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from host_tools import __version__, examples
 from host_tools.errors import EXIT_INTERRUPTED, EXIT_USAGE, ItbError
 
 # Modules that add sub-commands, in the order they appear in --help.
-COMMAND_MODULES = ("host_tools.cli_calc", "host_tools.cli_rig", "host_tools.cli_load", "host_tools.trace")
+COMMAND_MODULES = (
+    "host_tools.cli_calc",
+    "host_tools.cli_rig",
+    "host_tools.cli_load",
+    "host_tools.cli_example",
+    "host_tools.trace",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -31,11 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="itb",
         description="ITB pump programming and dilution calculations for test rigs. Not for clinical use.",
     )
+    parser.add_argument("--version", action="version", version=f"itb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _bench_defaults_to_the_example(sub.choices["bench"])
     return parser
+
+
+def _bench_defaults_to_the_example(bench: argparse.ArgumentParser) -> None:
+    # `itb bench` with no file runs the example that ships with the package (the main job works from an
+    # installed wheel alone). The rig commands register `bench` with a required file; it becomes optional.
+    for action in bench._actions:
+        if action.dest == "program":
+            action.nargs, action.required = "?", False
+            action.default = str(examples.path(examples.DEFAULT))
+            action.help = f"{action.help} (default: the {examples.DEFAULT} example, see itb example)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

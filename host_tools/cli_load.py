@@ -15,7 +15,7 @@ from typing import Any
 
 from firmware_py import bridge as fw_bridge
 from firmware_py import program as fw_program
-from host_tools import cliargs, display
+from host_tools import cliargs, display, examples
 from host_tools.bench import run_bench, summary
 from host_tools.cli_rig import (
     add_command,
@@ -171,7 +171,7 @@ def _give_bridge(client: RigClient, bridge: tuple[int, int], as_json: bool) -> N
 def _cmd_bench(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None = None) -> int:
     if args.port:
         _need_confirmation("replace the rig's program", args.yes, stdin_isatty)
-    source = load_source(args.program)
+    source = load_source(args.program if args.program is not None else str(examples.path()))
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out: {out_dir} exists and is not a directory")
@@ -233,7 +233,9 @@ def register(sub: Any) -> None:
         "Accelerated bench session: load, advance hour by hour, compare delivery with the program.",
         _cmd_bench,
     )
-    p.add_argument("program", metavar="RX_OR_PROGRAM", help="a prescription .toml or a PROGRAM.json")
+    p.add_argument("program", metavar="RX_OR_PROGRAM", nargs="?", default=None,
+                   help=f"a prescription .toml or a PROGRAM.json (default: the built-in {examples.DEFAULT} "
+                   "example, `itb example`)")
     rig_options(p)
     p.add_argument("--days", type=int, default=14, help="simulated days (default 14)")
     p.add_argument("--out", default="out/bench", metavar="DIR", help="output directory (default out/bench)")

@@ -5,7 +5,9 @@ a test. `tests/conftest.py` records every application while the suite runs (the 
 `path:function`, and the test) into `build/trace.json`; `itb trace --update build/trace.json` (run by
 `./dev trace --update`) makes that record the shipped matrix, `host_tools/data/trace.json`, and regenerates
 `docs/requirements.md`. `itb trace` prints the shipped matrix, in a checkout and from an installed package
-alike; where it has no matrix, it says so. Exit 1 when a requirement has no test.
+alike (the matrix is package data, recorded when the package was made); where it has no matrix recorded
+from a test run, it says "not recorded" and never counts the requirements as untested. Exit 1 when a
+requirement has no test.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ LIBRARY_PATH = "firmware_py/library.py"
 REQUIREMENTS_DOC = "docs/requirements.md"
 MATRIX = "trace.json"  # in the package data of host_tools
 MAX_TESTS_SHOWN = 12
+RECORDED_FROM = "test run"  # the shipped matrix's "recorded_from": written by `update` only
+NOT_RECORDED = ("not recorded: this installation has no traceability matrix recorded from a test run "
+                "(host_tools/data/trace.json); it is recorded from the test suite in a source checkout "
+                "with ./dev trace --update")
 
 
 @dataclass
@@ -65,6 +71,11 @@ def load_matrix(path: Path | None = None) -> dict[str, Any] | None:
     return doc
 
 
+def recorded(doc: dict[str, Any] | None) -> bool:
+    """Whether a matrix was recorded from a test run (`update`), not an empty or hand-made placeholder."""
+    return doc is not None and doc.get("recorded_from") == RECORDED_FROM and bool(doc["rules"])
+
+
 def build_matrix(doc: dict[str, Any], lib: Sequence[Rule] | None = None) -> list[Entry]:
     """One entry per rule of the library, in table order, filled from a recorded matrix."""
     out = []
@@ -86,7 +97,7 @@ def shipped(run: dict[str, Any]) -> dict[str, Any]:
     for rid, rec in sorted(run.items()):
         tests = sorted(rec["tests"])
         out[rid] = {"code": sorted(rec["code"]), "tests": tests[:MAX_TESTS_SHOWN], "test_count": len(tests)}
-    return {"rules": out}
+    return {"recorded_from": RECORDED_FROM, "rules": out}
 
 
 def check_run(run: dict[str, Any]) -> list[str]:
@@ -97,9 +108,10 @@ def check_run(run: dict[str, Any]) -> list[str]:
         if r.req_id not in tested:
             problems.append(f"{r.req_id} was applied by no test in this run")
     doc = load_matrix()
-    if doc is None:
-        problems.append("host_tools/data/trace.json is missing: run ./dev trace --update")
+    if not recorded(doc):
+        problems.append("host_tools/data/trace.json was not recorded from a test run: ./dev trace --update")
         return problems
+    assert doc is not None
     for rid, rec in doc["rules"].items():
         if rec.get("test_count") and rid not in tested:
             problems.append(f"{rid}: the shipped matrix says tested, this run applied it in no test "
@@ -166,7 +178,8 @@ def requirements_markdown(matrix: Sequence[Entry], notes: dict[str, str] | None 
         "",
         "Generated from `firmware_py/library.py` and the traceability matrix by `./dev trace --update`;",
         "do not edit by hand (`tests/test_traceability.py` checks it is current). Sources are the",
-        "labeling texts in `shared/labeling/` (or `DESIGN.md` for pump facts). Kinds: **hard** refuses,",
+        "labeling texts in the project's shared folder beside the repository, `../shared/labeling/` (or",
+        "`../shared/DESIGN.md` for pump facts). Kinds: **hard** refuses,",
         "**soft** warns and needs an override with a reason, **info** is applied by a calculation.",
         "*Applied by* lists the code that applied the rule while the test suite ran, recorded from the",
         "decisions themselves (`itb trace` lists the tests too): `firmware_py/envelope.py` is the one",
@@ -212,9 +225,8 @@ def _cmd_trace(args: argparse.Namespace) -> int:
             print(f"itb trace: wrote {path}")
         return EXIT_OK
     doc = load_matrix()
-    if doc is None:
-        raise UsageError("this installation has no traceability matrix (host_tools/data/trace.json); it is "
-                         "recorded from the test suite in a source checkout with ./dev trace --update")
+    if doc is None or not recorded(doc):
+        raise UsageError(NOT_RECORDED)
     matrix = build_matrix(doc)
     if args.markdown:
         print(requirements_markdown(matrix), end="")

@@ -176,7 +176,7 @@ def between(old: Program | None, new: Program) -> BridgeResult | None:
     concentration stays; else the bolus for the new base dose through the new program's tubing and catheter.
 
     >>> from host_tools import rx
-    >>> p = rx.load_source("examples/night-boost.toml").program
+    >>> p = rx.load_source("host_tools/examples/night-boost.toml").program
     >>> between(p, p) is None, between(p, p.replace(conc_ng_per_ul=1000)).to_json()["bridge_volume"]
     (True, {'value': 0.33, 'unit': 'mL'})
     """

@@ -184,4 +184,4 @@ def test_doc_example_matches_codec() -> None:
         assert digest == DOC_DIGEST
 
 
-DOC_DIGEST = "dafc95f4dddb8c6b5bea25b9483752f858b7af8502566e7b612d836e3cbf907e"
+DOC_DIGEST = "47b9cdc122a9aed01c36582988c19d6daa406823cef92d959d839c837b9abf94"

@@ -14,7 +14,7 @@ import pytest
 from host_tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
+EXAMPLES = ROOT / "host_tools" / "examples"
 
 
 @dataclass

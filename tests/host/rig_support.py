@@ -16,7 +16,7 @@ from host_tools.virtual_rig import VirtualRig
 from tests.core import support as fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
-NIGHT_BOOST = ROOT / "examples" / "night-boost.toml"
+NIGHT_BOOST = ROOT / "host_tools" / "examples" / "night-boost.toml"
 
 
 def program(

@@ -99,7 +99,7 @@ def test_load_on_a_port_without_key_is_usage_error() -> None:
 
 
 def test_a_concentration_change_gives_the_bridge_bolus(tmp_path: Path) -> None:
-    # REQ: ITB-BRG-01: a rig running 600 mcg/day at 500 mcg/mL; loading examples/concentration-change.toml
+    # REQ: ITB-BRG-01: a rig running 600 mcg/day at 500 mcg/mL; loading the concentration-change example
     # (750 mcg/mL, with --fill) shows the bridge bolus before the confirmation and gives it after the commit:
     # the rig's dead volume (0.2 mL + 50 cm at 2.6 uL/cm = 0.33 mL) of the old drug at 600 mcg/day.
     from host_tools.client import RigClient  # noqa: PLC0415

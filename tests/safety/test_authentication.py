@@ -210,7 +210,7 @@ def test_key_never_printed_by_cli_or_status_json(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.key"
     wrong.write_text(kit.OTHER_KEY.hex() + "\n")
     wrong.chmod(0o600)
-    prog = ROOT / "examples" / "night-boost.toml"
+    prog = ROOT / "host_tools" / "examples" / "night-boost.toml"
     with VirtualRig(transport="tcp", key=RigKey(kit.KEY)) as vr:
         url = vr.url
         outputs = []

@@ -22,7 +22,8 @@ import pytest
 from host_tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = (ROOT / "examples" / "constant.toml").read_text()
+CONSTANT = ROOT / "host_tools" / "examples" / "constant.toml"
+EXAMPLE = CONSTANT.read_text()
 
 
 class Recorder:
@@ -136,7 +137,7 @@ def test_bad_inputs_never_touch_the_rig(tmp_path: Path, recorder: Recorder) -> N
     key.write_text("ab" * 32 + "\n")
     key.chmod(0o600)
     good = tmp_path / "good.json"
-    code, _o, err = _cli(["program", "build", str(ROOT / "examples" / "constant.toml"), "-o", str(good)])
+    code, _o, err = _cli(["program", "build", str(CONSTANT), "-o", str(good)])
     assert code == 0, err
     doc = json.loads(good.read_text())
     text = good.read_text()
@@ -170,7 +171,7 @@ def test_program_json_duplicate_keys_are_refused(tmp_path: Path, recorder: Recor
     """A program file with a key twice ("encoding" of another program first or last): what a person reads
     and what the tool loads could differ, so it must be refused (exit 2) before any byte goes to the rig."""
     good = tmp_path / "good.json"
-    code, _o, err = _cli(["program", "build", str(ROOT / "examples" / "constant.toml"), "-o", str(good)])
+    code, _o, err = _cli(["program", "build", str(CONSTANT), "-o", str(good)])
     assert code == 0, err
     text = good.read_text()
     other = '"encoding": "ITB1;drug=baclofen;conc=1000;forged",'

@@ -29,7 +29,7 @@ ID_FIELDS = ("fw", "proto", "caps", "maxframe", "chunk", "clock", "rig", "pump",
 CAPS = ["ID", "ST", "RB", "LG", "RJ", "HIS", "SES", "STG", "COM", "RF", "STP", "BOL", "ADV"]
 ST_FIELDS = ("state", "t", "prog", "res_nl", "conc", "rate", "del_ng", "del_nl", "alarm", "t_alarm",
              "t_empty", "bolus_nl", "staged", "t_com", "events", "chk")
-DOC_BLOCK_SHA = "dafc95f4dddb8c6b5bea25b9483752f858b7af8502566e7b612d836e3cbf907e"
+DOC_BLOCK_SHA = "47b9cdc122a9aed01c36582988c19d6daa406823cef92d959d839c837b9abf94"
 
 
 def doc_text() -> str:
