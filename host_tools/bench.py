@@ -72,15 +72,20 @@ TOLERANCE = {
 # -- the independent reference path -----------------------------------------------------------------------
 
 
-def exact_dose_ng(schedule: Schedule, t0_s: int, t1_s: int) -> Fraction:
-    """The exact dose (ng, a Fraction) the schedule prescribes over [t0_s, t1_s], by stepping the rate."""
-    total = Fraction(0)
+def exact_dose_q(schedule: Schedule, t0_s: int, t1_s: int) -> int:
+    """The exact dose the schedule prescribes over [t0_s, t1_s] in ng·s/day (an int), by stepping the rate."""
+    total = 0
     t = t0_s
     while t < t1_s:
         nxt = min(schedule.next_change(t), t1_s)
-        total += Fraction(schedule.rate_at(t) * (nxt - t), units.S_PER_DAY)
+        total += schedule.rate_at(t) * (nxt - t)
         t = nxt
     return total
+
+
+def exact_dose_ng(schedule: Schedule, t0_s: int, t1_s: int) -> Fraction:
+    """The exact dose (ng, a Fraction) the schedule prescribes over [t0_s, t1_s], by stepping the rate."""
+    return Fraction(exact_dose_q(schedule, t0_s, t1_s), units.S_PER_DAY)
 
 
 def pint_total_mg(schedule: Schedule, spans: Iterable[tuple[int, int]]) -> Fraction:
@@ -112,7 +117,7 @@ class Row:
     rate_ng_per_day: int
     delivered_ng: int
     expected_ng: int
-    exact_ng: Fraction
+    exact_q: int  # the exact dose of the span in ng·s/day (exact_ng = exact_q / S_PER_DAY)
     delivered_nl: int
     expected_nl: int
     cum_delivered_ng: int
@@ -125,8 +130,16 @@ class Row:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def exact_ng(self) -> Fraction:
+        return Fraction(self.exact_q, units.S_PER_DAY)
+
+    @property
     def deviation_ng(self) -> Fraction:
         return self.delivered_ng - self.exact_ng
+
+
+# Before the first reading: nothing delivered or expected yet.
+_NO_ROW = Row(-1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
 
 
 @dataclass
@@ -246,42 +259,47 @@ class BenchSession:
         return out
 
     def _record(self, t0: int, t1: int, reading: Reading) -> Row:
-        hour = (t0 - self.t_start) // S_PER_H
+        # One reading, checked in ints (ng·s/day): cumulative dose and volume equal to path 1, the span's
+        # path-1 integral equal to path 2 (the stepped rate), the hour within 1 ng of its exact dose.
+        sched = self.program.schedule
         f = self.fills[-1]
-        prev_row = self.rows[-1] if self.rows else None
-        prev_cum_ng = prev_row.cum_delivered_ng if prev_row else 0
-        prev_cum_nl = prev_row.cum_delivered_nl if prev_row else 0
-        prev_exp_ng = prev_row.cum_expected_ng if prev_row else 0
-        prev_exp_nl = prev_row.cum_expected_nl if prev_row else 0
-        cum_ng = prev_cum_ng + reading.delivered_ng
-        cum_nl = prev_cum_nl + reading.delivered_nl
+        prev = self.rows[-1] if self.rows else _NO_ROW
         exp_ng, exp_nl = self._expected_cum(t1)
+        exact_q = exact_dose_q(sched, t0, t1)
         row = Row(
-            hour=hour, t0_s=t0, t1_s=t1, rate_ng_per_day=self.program.schedule.rate_at(t0),
-            delivered_ng=reading.delivered_ng, expected_ng=exp_ng - prev_exp_ng,
-            exact_ng=exact_dose_ng(self.program.schedule, t0, t1), delivered_nl=reading.delivered_nl,
-            expected_nl=exp_nl - prev_exp_nl, cum_delivered_ng=cum_ng, cum_expected_ng=exp_ng,
-            cum_delivered_nl=cum_nl, cum_expected_nl=exp_nl, reservoir_nl=f.volume_nl - (cum_nl - f.base_nl),
+            hour=(t0 - self.t_start) // S_PER_H, t0_s=t0, t1_s=t1, rate_ng_per_day=sched.rate_at(t0),
+            delivered_ng=reading.delivered_ng, expected_ng=exp_ng - prev.cum_expected_ng, exact_q=exact_q,
+            delivered_nl=reading.delivered_nl, expected_nl=exp_nl - prev.cum_expected_nl,
+            cum_delivered_ng=prev.cum_delivered_ng + reading.delivered_ng, cum_expected_ng=exp_ng,
+            cum_delivered_nl=prev.cum_delivered_nl + reading.delivered_nl, cum_expected_nl=exp_nl,
+            reservoir_nl=f.volume_nl - (prev.cum_delivered_nl + reading.delivered_nl - f.base_nl),
             alarm="empty" if reading.empty else ("low" if reading.low else ""),
         )  # fmt: skip
         # Path 1 against path 2: the host's two computations must agree (a bug otherwise, not a rig fault).
-        ref = Fraction(self.program.schedule.integral_between(t0, t1), units.S_PER_DAY)
-        if ref != row.exact_ng:
+        ref = sched.integral_between(t0, t1)
+        if ref != exact_q:
             raise VerificationError(
-                f"hour {hour}: Schedule integral {ref} ng != stepped rate {row.exact_ng} ng"
+                f"hour {row.hour}: Schedule integral {Fraction(ref, units.S_PER_DAY)} ng != stepped rate "
+                f"{row.exact_ng} ng"
             )
-        p = row.problems
-        if cum_ng != exp_ng:
-            p.append(f"hour {hour}: cumulative dose {cum_ng} ng, expected {exp_ng} ng")
-        if cum_nl != exp_nl:
-            p.append(f"hour {hour}: cumulative volume {cum_nl} nL, expected {exp_nl} nL")
+        if row.cum_delivered_ng != exp_ng or row.cum_delivered_nl != exp_nl or reading.empty or (
+                abs(reading.delivered_ng * units.S_PER_DAY - exact_q)
+                >= TOLERANCE["hour_bucket_ng_exclusive"] * units.S_PER_DAY):  # type: ignore[operator]
+            self._problems(row, reading)
+        self.rows.append(row)
+        return row
+
+    def _problems(self, row: Row, reading: Reading) -> None:
+        p, hour, r = row.problems, row.hour, row
+        if r.cum_delivered_ng != r.cum_expected_ng:
+            p.append(f"hour {hour}: cumulative dose {r.cum_delivered_ng} ng, expected {r.cum_expected_ng} ng")
+        if r.cum_delivered_nl != r.cum_expected_nl:
+            p.append(f"hour {hour}: cumulative volume {r.cum_delivered_nl} nL, expected {r.cum_expected_nl} nL")
         if abs(row.deviation_ng) >= TOLERANCE["hour_bucket_ng_exclusive"]:  # type: ignore[operator]
             p.append(f"hour {hour}: delivered {row.delivered_ng} ng, exact {float(row.exact_ng):.3f} ng")
         if reading.empty:
             p.append(f"hour {hour}: the reservoir ran empty: delivery stopped")
         self.failures.extend(p)
-        self.rows.append(row)
-        return row
 
     def _check_status(self, st: RigStatus) -> None:
         # A status read at the end of a batch against the readings: the same cumulative delivery.
