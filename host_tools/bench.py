@@ -294,7 +294,8 @@ class BenchSession:
         if r.cum_delivered_ng != r.cum_expected_ng:
             p.append(f"hour {hour}: cumulative dose {r.cum_delivered_ng} ng, expected {r.cum_expected_ng} ng")
         if r.cum_delivered_nl != r.cum_expected_nl:
-            p.append(f"hour {hour}: cumulative volume {r.cum_delivered_nl} nL, expected {r.cum_expected_nl} nL")
+            p.append(f"hour {hour}: cumulative volume {r.cum_delivered_nl} nL, expected {r.cum_expected_nl} "
+                     "nL")
         if abs(row.deviation_ng) >= TOLERANCE["hour_bucket_ng_exclusive"]:  # type: ignore[operator]
             p.append(f"hour {hour}: delivered {row.delivered_ng} ng, exact {float(row.exact_ng):.3f} ng")
         if reading.empty:
