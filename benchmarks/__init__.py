@@ -16,7 +16,7 @@ from types import ModuleType
 from benchmarks.common import Result, Size, Unavailable
 
 # Report order. The names are what `--only` takes.
-MODULES: tuple[str, ...] = ("core_pint", "sweep", "footprint", "wire", "delivery", "cli")
+MODULES: tuple[str, ...] = ("core_pint", "sweep", "footprint", "wire", "delivery", "session", "cli")
 
 
 def load(name: str) -> ModuleType:

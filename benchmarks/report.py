@@ -10,7 +10,7 @@ from benchmarks.common import Figure, Result, Size, fmt_num, git_revision, machi
 
 SCHEMA = 1
 # Kept in step with benchmarks.MODULES (not imported: the package imports this module).
-MODULE_NAMES = ("core_pint", "sweep", "footprint", "wire", "delivery", "cli")
+MODULE_NAMES = ("core_pint", "sweep", "footprint", "wire", "delivery", "session", "cli")
 
 
 def build_json(results: list[Result], size: Size, names: list[str], mach: dict[str, Any]) -> dict[str, Any]:

@@ -26,20 +26,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `itb` parser. With `argv`, command modules are imported in order only until one adds the command
+    `argv` names (`itb rate` never imports the rig modules); without, or for an unknown command, all."""
     parser = _Parser(
         prog="itb",
         description="ITB pump programming and dilution calculations for test rigs. Not for clinical use.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    command = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+        if command is not None and command in sub.choices:
+            break
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     func: Handler = args.func
     try:
