@@ -25,7 +25,7 @@ TITLE = "CLI start-up: `itb rate` vs the host tools' own pint set-up"
 DOSE = "500mcg/day"
 CONC = "500mcg/mL"
 REPEATS = {"full": 21, "quick": 7, "smoke": 1}
-WARMUP = {"full": 2, "quick": 1, "smoke": 1}
+WARMUP = {"full": 2, "quick": 1, "smoke": 0}
 PY = sys.executable
 
 

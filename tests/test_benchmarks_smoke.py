@@ -168,3 +168,32 @@ def test_paced_proxy_paces_and_counts() -> None:
         srv.close()
     with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
         PacedProxy(("10.0.0.1", 1), 9600)
+
+
+def test_sweep_catches_both_mutants() -> None:
+    # The mutation check: a core that rounds a flow up, and one that drops the 2 h lead, must both disagree
+    # with the independent reference on a small slice of the sweep; the unmutated core must not.
+    from benchmarks import sweep  # noqa: PLC0415
+
+    grid = {k: v[::4] for k, v in sweep.cases("smoke").items()}
+    assert sum(len(v) for v in sweep.sweep(grid)["bad"].values()) == 0
+    found = sweep.mutant_disagreements(grid)
+    assert found["flow rounded up"] > 0 and found["2 h lead dropped"] > 0, found
+    assert sum(len(v) for v in sweep.sweep(grid)["bad"].values()) == 0  # the patches are undone
+
+
+def test_only_a_full_run_writes_the_tracked_reports(tmp_path: Path) -> None:
+    from benchmarks.__main__ import report_paths  # noqa: PLC0415
+    from benchmarks.common import ROOT  # noqa: PLC0415
+
+    tracked = {ROOT / "benchmarks" / "results.json", ROOT / "BENCHMARKS.md"}
+    assert set(report_paths(True, "full")) == tracked
+    for size in ("quick", "smoke"):
+        assert not set(report_paths(False, size)) & tracked
+    # The board-footprint section of an existing report survives a rewrite.
+    md = tmp_path / "B.md"
+    md.write_text("old\n<!-- board-footprint:begin -->\nboard figures\n<!-- board-footprint:end -->\n")
+    r = Result("x", "title", "smoke")
+    r.add(Figure("ok", "fine figure", 1.0, "s", op="<=", target=2))
+    write_reports([r], "smoke", ["x"], tmp_path / "r.json", md)
+    assert "board figures" in md.read_text() and "old" not in md.read_text()
