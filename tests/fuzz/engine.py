@@ -338,7 +338,8 @@ class Fuzzer:
         elif op == 4 and key == "steps":
             steps = [s.split(":") for s in val.split(",")]
             j = r.randrange(len(steps))
-            steps[j][r.randrange(len(steps[j]))] = r.choice(("0", "1", "86400", "86399", "60", str(r.randrange(10**7))))
+            odd = ("0", "1", "86400", "86399", "60", str(r.randrange(10**7)))
+            steps[j][r.randrange(len(steps[j]))] = r.choice(odd)
             val = ",".join(":".join(s) for s in steps)
         elif op == 5:
             del parts[i]
