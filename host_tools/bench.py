@@ -24,7 +24,9 @@ Tolerance (`TOLERANCE`), and why: the rig's delivery engine is exact (delivered 
 A reading that breaks any of these, or delivery stopped by an empty reservoir, fails the session (exit 1).
 
 Readings come in batches: one `ADV <seconds> 3600` returns the ng and nL the rig delivered in every hour of
-the batch, and marks the hours in which an alarm fired; each hourly reading is checked as above.
+the batch, and marks the hours in which an alarm fired; each hourly reading is checked as above. By default a
+batch is two days (`AUTO_BATCH_HOURS`); when the rig answers that they do not fit one frame (`NAK ARG`,
+nothing ran), the session goes on with one day, which always fits.
 
 Refills: when the low-reservoir alarm fires (ITB-REF-01) or on the recommended refill date (the firmware's
 `refill.refill_forecast`, booked days before the alarm), whichever comes first, the bench refills to the
@@ -45,17 +47,19 @@ from typing import Any
 from firmware_py import program as fw_program
 from firmware_py import program_checks, units
 from firmware_py import refill as fw_refill
+from firmware_py.protocol import ARG
 from firmware_py.schedule import Schedule
 from host_tools import display
 from host_tools import quantities as qt
 from host_tools.client import RigClient
 from host_tools.errors import UsageError, VerificationError
-from host_tools.replies import AdvanceAck, Reading, Refill, RigStatus
+from host_tools.replies import AdvanceAck, Reading, Refill, RigRefusedError, RigStatus
 from host_tools.source import Source
 
 S_PER_H = units.S_PER_H
 MAX_DAYS = 3660
 DEFAULT_BATCH_HOURS = 24  # hourly readings per ADV frame (a day: fits one frame at any dose)
+AUTO_BATCH_HOURS = 48  # asked for by default; the rig refuses (NAK ARG) when they do not fit: then 24
 MAX_FAILURES_REPORTED = 50  # failures listed in report.json (all are counted)
 TOLERANCE = {
     "total_ng": 0,
@@ -176,12 +180,14 @@ class BenchSession:
         *,
         days: int,
         out_dir: Path,
-        batch_hours: int = DEFAULT_BATCH_HOURS,
+        batch_hours: int | None = None,
         progress: bool | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if not 1 <= days <= MAX_DAYS:
             raise UsageError(f"--days: must be 1 to {MAX_DAYS} (got {days})")
+        self.auto_batch = batch_hours is None
+        batch_hours = AUTO_BATCH_HOURS if batch_hours is None else batch_hours
         if batch_hours < 1:
             raise UsageError(f"batch_hours must be >= 1 (got {batch_hours})")
         self.client = client
@@ -370,6 +376,17 @@ class BenchSession:
             n = min(n, units.ceil_div(self.refill_at_s - t, S_PER_H)[0])
         return max(1, n)
 
+    def _advance(self, n: int, t0: int) -> tuple[AdvanceAck, int]:
+        # ADV for n hours with hourly readings; n readings too many for one frame: one day, from then on.
+        try:
+            return self.client.advance(n * S_PER_H, S_PER_H, t_before=t0), n
+        except RigRefusedError as exc:
+            if not (self.auto_batch and exc.reason_code == ARG and n > DEFAULT_BATCH_HOURS):
+                raise
+        self.batch_hours = DEFAULT_BATCH_HOURS
+        n = min(n, DEFAULT_BATCH_HOURS)
+        return self.client.advance(n * S_PER_H, S_PER_H, t_before=t0), n
+
     def run(self) -> BenchResult:
         """Load, advance, compare, refill; write report.json, delivery.csv and the plots."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -381,7 +398,7 @@ class BenchSession:
             while hour < total_hours:
                 n = self._window(hour, total_hours)
                 t0 = self.t_start + hour * S_PER_H
-                ack = self.client.advance(n * S_PER_H, S_PER_H, t_before=t0)
+                ack, n = self._advance(n, t0)
                 if ack.readings is None:
                     # The reply was lost and its readings with it: one reading from the status instead,
                     # checked the same way over the whole span (delivery since the fill is cumulative).
@@ -552,7 +569,7 @@ def run_bench(
     *,
     days: int,
     out_dir: str | Path,
-    batch_hours: int = DEFAULT_BATCH_HOURS,
+    batch_hours: int | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
 ) -> BenchResult:

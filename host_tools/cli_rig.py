@@ -580,7 +580,8 @@ def register(sub: Any) -> None:
     p.add_argument("--days", type=int, default=14, help="simulated days (default 14)")
     p.add_argument("--out", default="out/bench", metavar="DIR", help="output directory (default out/bench)")
     p.add_argument(
-        "--batch", type=int, default=24, metavar="H", help="hourly readings per ADV frame (default 24)"
+        "--batch", type=int, metavar="H",
+        help="hourly readings per ADV frame (default 48, or 24 when 48 do not fit one frame)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or event lines")
 
