@@ -168,6 +168,7 @@ class _Fill:
         self.conc = conc
         self.base_ng = base_ng  # cumulative delivered before this fill
         self.base_nl = base_nl
+        self.t_q, self.q = t_s, 0  # the integral since the fill (ng·s/day) up to t_q, the last reading
 
 
 class BenchSession:
@@ -216,9 +217,12 @@ class BenchSession:
 
     # -- expected values (path 1) --
 
-    def _expected_cum(self, t: int) -> tuple[int, int]:
+    def _expected_cum(self, t0: int, span_q: int, t1: int) -> tuple[int, int]:
+        # Cumulative (ng, nL) at t1: the integral since the fill is the sum of the readings' spans (each the
+        # Schedule's integral_between), or integral_between from the fill when a span does not follow on.
         f = self.fills[-1]
-        integral = self.program.schedule.integral_between(f.t_s, t)
+        integral = (f.q if t0 == f.t_q else self.program.schedule.integral_between(f.t_s, t0)) + span_q
+        f.t_q, f.q = t1, integral
         ng = units.floor_div(integral, units.S_PER_DAY)[0]
         nl = units.floor_div(integral * units.NL_PER_UL, units.S_PER_DAY * f.conc)[0]
         return f.base_ng + ng, f.base_nl + nl
@@ -270,7 +274,8 @@ class BenchSession:
         sched = self.program.schedule
         f = self.fills[-1]
         prev = self.rows[-1] if self.rows else _NO_ROW
-        exp_ng, exp_nl = self._expected_cum(t1)
+        ref = sched.integral_between(t0, t1)
+        exp_ng, exp_nl = self._expected_cum(t0, ref, t1)
         exact_q = exact_dose_q(sched, t0, t1)
         row = Row(
             hour=(t0 - self.t_start) // S_PER_H, t0_s=t0, t1_s=t1, rate_ng_per_day=sched.rate_at(t0),
@@ -282,7 +287,6 @@ class BenchSession:
             alarm="empty" if reading.empty else ("low" if reading.low else ""),
         )  # fmt: skip
         # Path 1 against path 2: the host's two computations must agree (a bug otherwise, not a rig fault).
-        ref = sched.integral_between(t0, t1)
         if ref != exact_q:
             raise VerificationError(
                 f"hour {row.hour}: Schedule integral {Fraction(ref, units.S_PER_DAY)} ng != stepped rate "
