@@ -2,9 +2,9 @@
 
 What runs is what `itb bench examples/night-boost.toml --days N` runs without `--port`: the firmware served by
 `host_tools.virtual_rig.VirtualRig` on a pseudo-terminal in a thread, `host_tools.client.RigClient` over
-pyserial, and `host_tools.bench.BenchSession`: the load with its first fill, one `ADV 86400 3600` per day
-(24 hourly readings a frame), a status read and a refill when one is due, and every hourly reading checked
-(cumulative dose and volume against the host's floored integral, the hour against its exact dose, the
+pyserial, and `host_tools.bench.BenchSession`: the load with its first fill, one `ADV 172800 3600` per two
+days (48 hourly readings a frame), a status read and a refill when one is due, and every hourly reading
+checked (cumulative dose and volume against the host's floored integral, the hour against its exact dose, the
 two host paths against each other). "Session loop" is `BenchSession.run` without its report (report.json,
 delivery.csv and the PNGs, written by `_finish`), timed apart; the whole `itb bench` command (a new
 process: imports, the loop, the report and the plots) is timed once as a sub-process.
@@ -194,10 +194,12 @@ def _limits(res: Result, year: dict[str, Any]) -> None:
     )
     if res.figure("loop_year").met is False:
         res.limits.append(
-            "The rig's own work alone is measured in the delivery benchmark (the same hourly ADV frames fed "
-            "in-process, no transport, no host checks): the firmware's time per reading is a floor under "
-            "this loop that host_tools cannot lower. Beyond it, the target needs fewer round trips (the "
-            "bench asks for 24 readings an ADV, `--batch`, what always fits a 640-byte reply; about 60 fit "
-            "at this dose, more need a longer frame: a protocol change) or a cheaper frame check "
-            "(the CRC-16 and HMAC in firmware_py run in pure Python on both ends)."
+            "The rig's own work alone is measured in the delivery benchmark (hourly ADV frames fed "
+            "in-process, no transport, no host checks, no state saved): the firmware's time per reading is a floor under "
+            "this loop that host_tools cannot lower; the virtual rig also saves its state (the firmware's "
+            "Store: encode and write) after every ADV. Beyond that, the target needs fewer round trips (48 "
+            "readings an ADV; about 60 fit a 640-byte reply at this dose, more need a longer frame: a "
+            "protocol change), a cheaper frame check (the CRC-16 and HMAC in firmware_py run in pure Python "
+            "on both ends) or a cheaper advance in the firmware (per hour: the alarm and empty times and "
+            "the delivered total from the Schedule)."
         )
