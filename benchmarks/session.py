@@ -195,7 +195,8 @@ def _limits(res: Result, year: dict[str, Any]) -> None:
     if res.figure("loop_year").met is False:
         res.limits.append(
             "The rig's own work alone is measured in the delivery benchmark (hourly ADV frames fed "
-            "in-process, no transport, no host checks, no state saved): the firmware's time per reading is a floor under "
+            "in-process, no transport, no host checks, no state saved): the firmware's time per reading "
+            "is a floor under "
             "this loop that host_tools cannot lower; the virtual rig also saves its state (the firmware's "
             "Store: encode and write) after every ADV. Beyond that, the target needs fewer round trips (48 "
             "readings an ADV; about 60 fit a 640-byte reply at this dose, more need a longer frame: a "
