@@ -4,7 +4,8 @@ and 10 years, on CPython, and a year on MicroPython.
 `benchmarks/delivery_sim.py` (the same file on both interpreters) opens a session on a `Rig` with a bench
 clock, loads the program through signed SES/STG/COM frames (with the first fill), then sends one
 `ADV 86400 3600` per day: the rig advances its clock through the day and returns 24 hourly readings (ng and nL
-delivered in each hour), as `itb bench` asks for them. Every 30 days it refills through a signed RF frame.
+delivered in each hour), as `itb bench --batch 24` asks for them. Every 30 days it refills through a signed
+RF frame.
 Each hourly reading is compared with an independent exact integral: the 13 steps walked directly (not
 through `Schedule`), in Python ints (ng·s/day), floored to whole ng and whole nL since the fill as the
 rig floors (so an hour's reading is floor(cum(t1)) - floor(cum(t0)) within its fill). The fills' totals from

@@ -1,7 +1,8 @@
 # A time-stepped run on the rig: open a session, load a program through signed frames, then advance the
-# bench clock a day at a time with `ADV 86400 3600` (24 hourly readings per frame, as `itb bench` asks for
-# them) and refill every `refill_days` days. Runs unchanged on CPython and on MicroPython (the benchmarks
-# copy this file into the WebAssembly port's file system), so it uses only what both have.
+# bench clock a day at a time with `ADV 86400 3600` (24 hourly readings per frame, as
+# `itb bench --batch 24` asks for them) and refill every `refill_days` days. Runs unchanged on CPython and
+# on MicroPython (the benchmarks copy this file into the WebAssembly port's file system), so it uses only
+# what both have.
 
 from firmware_py import program as pg
 from firmware_py import protocol as wire

@@ -27,6 +27,8 @@ MUST_MEET = {
     "sweep": ("disagreements_flow", "disagreements_windows", "disagreements_dilution",
               "mutant_flow_rounded_up", "mutant_2_h_lead_dropped"),
     "delivery": ("mismatch_1d", "mismatch_20d", "mp_mismatch"),
+    "session": ("failures",),
+    "scaling": ("fuzz_findings",),
 }  # fmt: skip
 
 
