@@ -26,7 +26,7 @@ from firmware_py import units
 from firmware_py.rig import ROLLBACK
 from firmware_py.schedule import rows as schedule_rows
 from host_tools import cliargs, display, keys
-from host_tools.bench import run_bench, summary
+from host_tools.bench import AUTO_BATCH_HOURS, DEFAULT_BATCH_HOURS, run_bench, summary
 from host_tools.client import DEFAULT_RETRIES, RigClient, describe
 from host_tools.errors import (
     EXIT_OK,
@@ -581,7 +581,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="out/bench", metavar="DIR", help="output directory (default out/bench)")
     p.add_argument(
         "--batch", type=int, metavar="H",
-        help="hourly readings per ADV frame (default 48, or 24 when 48 do not fit one frame)"
+        help=f"hourly readings per ADV frame (default {AUTO_BATCH_HOURS}, or {DEFAULT_BATCH_HOURS} when "
+        f"{AUTO_BATCH_HOURS} do not fit one frame)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or event lines")
 
