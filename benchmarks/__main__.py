@@ -1,8 +1,8 @@
 """`python -m benchmarks [--write] [--quick | --smoke] [--only NAME ...]`: run the benchmarks, report them.
 
-Without `--write` the reports go under build/benchmarks/ (untracked). With `--write`, a full run writes
-the tracked `benchmarks/results.json` and `BENCHMARKS.md`; a `--quick` or `--smoke` run never does (its
-figures are indicative only): it writes under build/benchmarks/ whatever is asked.
+Without `--write` the reports go under build/benchmarks/ (untracked). With `--write`, a full run of every
+benchmark writes the tracked `benchmarks/results.json` and `BENCHMARKS.md`; a `--quick`, `--smoke` or
+`--only` run never does (its figures are partial or indicative): it writes under build/benchmarks/.
 """
 
 from __future__ import annotations

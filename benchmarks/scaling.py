@@ -127,10 +127,11 @@ def run(size: Size) -> Result:
         "fuzz: one run per size, wall time. " + (__doc__ or "").split("\n\n", 1)[1]
     )
     res.limits.append(
-        f"Growth exponents: Schedule build {ks['build']:.2f} (validation, merge and cumulative integrals are "
-        f"linear in the steps), integral over a year {ks['integral_year']:.2f} and time_to_integral "
+        f"Growth exponents: Schedule build {ks['build']:.2f} (a fixed cost per call, plus validation, merge "
+        f"and cumulative integrals per step), integral over a year {ks['integral_year']:.2f} "
+        f"and time_to_integral "
         f"{ks['time_to_integral']:.2f} (a binary search of the segments and a walk of the cumulative table: "
         f"independent of the span, slowly growing with the steps); sweep {k_sweep:.2f} in cases and fuzz "
-        f"{k_fuzz:.2f} in frames (linear: every case and every frame costs the same)."
+        f"{k_fuzz:.2f} in frames (1 would be linear: a case or a frame costs the same at any count)."
     )
     return res
