@@ -2,8 +2,9 @@
 
 Each benchmark is a module of this package with `NAME`, `TITLE` and `run(size) -> Result`; `MODULES` lists
 them in report order. `run_all` runs a selection and `benchmarks.report` writes `benchmarks/results.json`
-and `BENCHMARKS.md`. Not part of the timed test suite: `tests/test_benchmarks_smoke.py` runs every
-benchmark at size "smoke" to keep it from rotting.
+and `BENCHMARKS.md` (with `--write`; the board-footprint section of BENCHMARKS.md is kept as it is).
+`tests/test_benchmarks_smoke.py` runs every benchmark at size "smoke" to keep it from rotting, and the
+sweep against two mutants of the core.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from types import ModuleType
 from benchmarks.common import Result, Size, Unavailable
 
 # Report order. The names are what `--only` takes.
-MODULES: tuple[str, ...] = ("core_pint", "sweep", "footprint", "wire", "delivery", "cli")
+MODULES: tuple[str, ...] = (
+    "core_pint",
+    "sweep",
+    "footprint",
+    "wire",
+    "delivery",
+    "session",
+    "cli",
+    "scaling",
+)
 
 
 def load(name: str) -> ModuleType:

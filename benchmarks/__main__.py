@@ -1,4 +1,9 @@
-"""`python -m benchmarks [--quick] [--only NAME ...]`: run the benchmarks and write the reports."""
+"""`python -m benchmarks [--write] [--quick | --smoke] [--only NAME ...]`: run the benchmarks, report them.
+
+Without `--write` the reports go under build/benchmarks/ (untracked). With `--write`, a full run of every
+benchmark writes the tracked `benchmarks/results.json` and `BENCHMARKS.md`; a `--quick`, `--smoke` or
+`--only` run never does (its figures are partial or indicative): it writes under build/benchmarks/.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,14 @@ from pathlib import Path
 from benchmarks import MODULES, common, run_one
 from benchmarks.common import ROOT, Size
 from benchmarks.report import write_reports
+
+
+def report_paths(tracked: bool, size: Size) -> tuple[Path, Path]:
+    """The tracked reports for a full run with --write; else files under build/benchmarks/."""
+    if tracked:
+        return ROOT / "benchmarks" / "results.json", ROOT / "BENCHMARKS.md"
+    out = ROOT / "build" / "benchmarks"
+    return out / f"results-{size}.json", out / f"BENCHMARKS-{size}.md"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only NAME ({', '.join(MODULES)})",
     )
     parser.add_argument(
-        "--json", type=Path, default=ROOT / "benchmarks" / "results.json", help="results file"
+        "--write", action="store_true", help="a full run: write benchmarks/results.json and BENCHMARKS.md"
     )
-    parser.add_argument("--md", type=Path, default=ROOT / "BENCHMARKS.md", help="readable report")
+    parser.add_argument("--json", type=Path, help="results file (default: see --write)")
+    parser.add_argument("--md", type=Path, help="readable report (default: see --write)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -57,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmarks: {name} done in {r.elapsed_s:.1f} s: {status}", file=sys.stderr, flush=True)
         if r.status != "ok":
             print(r.error, file=sys.stderr)
-    write_reports(results, size, names, args.json, args.md)
-    print(f"benchmarks: wrote {args.json} and {args.md}", file=sys.stderr)
+    json_path, md_path = report_paths(args.write and size == "full" and names == list(MODULES), size)
+    json_path, md_path = args.json or json_path, args.md or md_path
+    write_reports(results, size, names, json_path, md_path)
+    print(f"benchmarks: wrote {json_path} and {md_path}", file=sys.stderr)
     return 0 if all(r.status == "ok" for r in results) else 1
 
 

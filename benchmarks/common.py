@@ -8,6 +8,7 @@ the test suite: checks structure and correctness conditions, not speed).
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -203,6 +204,37 @@ def calibrate(fn: Callable[[], object], budget_s: float) -> int:
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs)
+
+
+def interleaved(
+    fns: dict[str, Callable[[], object]], budget_s: float, repeats: int
+) -> dict[str, list[float]]:
+    """Time per call of each function, `repeats` rounds; in each round every function is timed once, in an
+    order rotated round by round, so drift of the machine hits every side alike. Returns the samples."""
+    names = list(fns)
+    numbers = {k: calibrate(fns[k], budget_s) for k in names}
+    samples: dict[str, list[float]] = {k: [] for k in names}
+    for r in range(repeats):
+        for k in names[r % len(names) :] + names[: r % len(names)]:
+            samples[k].append(time_per_call(fns[k], numbers[k], 1)[0])
+    return samples
+
+
+def paired_ratio(num: list[float], den: list[float]) -> float:
+    """Median over rounds of num[i] / den[i]: each ratio from two timings taken next to each other."""
+    return statistics.median(a / b for a, b in zip(num, den, strict=True))
+
+
+def spread(xs: list[float]) -> float:
+    """(max - min) / median of the samples: how far apart the repeats were."""
+    return (max(xs) - min(xs)) / statistics.median(xs)
+
+
+def growth(sizes: list[int], costs: list[float]) -> float:
+    """The exponent k of cost ~ size**k between the smallest and the largest size (1: linear, 0: flat)."""
+    if sizes[0] == sizes[-1] or costs[0] <= 0:
+        return 0.0
+    return math.log(costs[-1] / costs[0]) / math.log(sizes[-1] / sizes[0])
 
 
 # ---------------------------------------------------------------------------------------- sub-processes

@@ -8,12 +8,13 @@ spinal range (ITB-RNG-01) and the refill change band (ITB-MNT-01).
 
 from __future__ import annotations
 
+from firmware_py import library
+from firmware_py.config import bench_config
 from firmware_py.program import Program
 from firmware_py.schedule import Schedule
 
 BASE_NG_PER_DAY = 500_000
 CONC_NG_PER_UL = 2_000
-RESERVOIR_NL = 20_000_000
 ALARM_NL = 2_000_000
 
 # (start "HH:MM", dose ng/day): 13 steps, first at 00:00, none shorter than 30 min.
@@ -48,18 +49,24 @@ def schedule_13() -> Schedule:
 
 
 def program_13(label: str = "bench-13-step") -> Program:
-    """A spinal adult program on a 20 mL programmable pump at 2000 mcg/mL with the 13-step day."""
+    """A spinal adult program for the bench rig's pump (`bench_config`) at 2000 mcg/mL with the 13-step day.
+
+    It is the rig's first program, so it starts the pump as a transfer from 500 mcg/day (ITB-STA-01).
+    """
+    cfg = bench_config()
     return Program(
         conc_ng_per_ul=CONC_NG_PER_UL,
-        origin="spinal",
+        origin=library.SPINAL,
         age_years=45,
-        pump_kind="programmable",
-        reservoir_nl=RESERVOIR_NL,
+        pump_kind=cfg.pump_kind,
+        reservoir_nl=cfg.reservoir_nl,
         alarm_nl=ALARM_NL,
-        min_step_s=1800,
-        internal_nl=200_000,
-        catheter_mm=500,
-        phase="refill",
+        min_step_s=cfg.min_step_s,
+        internal_nl=cfg.internal_nl,
+        catheter_mm=cfg.catheter_mm,
+        phase=library.TRANSFER,
+        previous_ng_per_day=BASE_NG_PER_DAY,
+        reason="bench pump replaced",
         base_dose_ng_per_day=BASE_NG_PER_DAY,
         schedule=schedule_13(),
         label=label,

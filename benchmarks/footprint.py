@@ -1,4 +1,7 @@
-"""Footprint on real MicroPython (1.27, WebAssembly port in node): heap after loading, peak, .mpy size.
+"""Footprint on MicroPython's WebAssembly port (1.27, in node), .mpy loaded into RAM: the second row.
+
+The first row is the board-footprint section (the frozen Cortex-M3 image, `benchmarks/board_footprint.py`).
+Here: heap after loading, peak, .mpy size, on a port that grows its heap and keeps bytecode on the heap.
 
 firmware_py is compiled to .mpy by `tools/mpy_build.py` (what a board stores) and copied into the
 interpreter's file system. A small harness script then, in one interpreter:
@@ -23,6 +26,7 @@ sample is needed, and none can be missed). The peak figure is the largest such r
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,7 @@ from firmware_py import program as pg
 from tools import mpy_build
 
 NAME = "footprint"
-TITLE = "Footprint on MicroPython: heap with a 13-step program loaded, peak, .mpy size"
+TITLE = "Footprint, second row: WebAssembly port, .mpy in RAM: heap with a 13-step program loaded, peak, size"
 TARGET_HEAP_KIB = 24
 TARGET_PEAK_KIB = 32
 TARGET_MPY_KIB = 32
@@ -77,7 +81,7 @@ gc.enable(); gc.collect()
 #--step--
 after_import = gc.mem_alloc()
 gc.disable()
-rig = firmware_py.rig.Rig(bytes(range(32)), BenchClock(%(t0)d), Store('itb_state'))
+rig = firmware_py.rig.Rig(bytes(range(32)), BenchClock(%(t0)d), Store('itb_state'), None, lambda n: bytes(n))
 peaks.append(('rig', gc.mem_alloc()))
 gc.enable(); gc.collect()
 #--step--
@@ -125,27 +129,28 @@ def harness_script(n_frames: int, t0_s: int) -> str:
     )
 
 
-# Import order for the per-module breakdown: each module after the ones it imports.
-IMPORT_ORDER = (
-    "errors",
-    "units",
-    "text",
-    "schedule",
-    "library",
-    "dosing",
-    "program",
-    "auth",
-    "protocol",
-    "store",
-    "clock",
-    "rig",
-)
+def import_order() -> tuple[str, ...]:
+    """firmware_py's modules, each after the ones it imports (for the per-module breakdown)."""
+    deps = {m.stem: _imports(m) for m in sorted(mpy_build.SOURCE_DIR.glob("*.py")) if m.stem != "__init__"}
+    order: list[str] = []
+    while len(order) < len(deps):
+        ready = [n for n, d in deps.items() if n not in order and d <= {*order, n}]
+        order.append(ready[0] if ready else min(n for n in deps if n not in order))  # a cycle: any next
+    return tuple(order)
+
+
+def _imports(path: Path) -> set[str]:
+    text = path.read_text()
+    names = set(re.findall(r"^from firmware_py\.(\w+) import", text, re.M))
+    for line in re.findall(r"^from firmware_py import ([\w, ]+)", text, re.M):
+        names |= {n.split(" as ")[0].strip() for n in line.split(",")}
+    return names
 
 
 def import_breakdown(files: dict[str, bytes]) -> dict[str, int]:
     """Heap bytes each firmware_py module adds when imported (in dependency order), each step collected."""
     parts = ["import gc, json\nsizes = []\ngc.collect()\n"]
-    for name in IMPORT_ORDER:
+    for name in import_order():
         parts.append(
             f"#--step--\na = gc.mem_alloc()\nimport firmware_py.{name}\n"
             f"gc.collect()\n#--step--\nsizes.append(('{name}', gc.mem_alloc() - a))\ngc.collect()\n"
@@ -159,10 +164,10 @@ def import_breakdown(files: dict[str, bytes]) -> dict[str, int]:
 # staged: what the peak of the COM step is made of.
 COM_PARTS = (
     ("decode", "p = pg.decode(prog_b)"),
-    ("validate", "pg.validate(p)"),
+    ("validate", "program_checks.validate(p)"),
     (
-        "library range checks",
-        "[library.check_dose_range(p.origin, p.age_years, t, {}) for t in rig.day_totals(p)]",
+        "envelope decision",
+        "envelope.decide(r.s.hist, r.s.running_program(), envelope.Commit(p), r.config, r.s.t_s)",
     ),
     ("state copy", "c = r.s.copy()"),
     ("state encode + save", "r.store.save(r.s.pairs())"),
@@ -172,10 +177,11 @@ COM_PARTS = (
 def com_parts(files: dict[str, bytes], prog_b: bytes) -> dict[str, int]:
     """Bytes each part of a commit allocates (upper bound, no collection during the part)."""
     head = (
-        "import gc, json\nimport firmware_py.rig as rig\nfrom firmware_py import program as pg, library\n"
+        "import gc, json\nimport firmware_py.rig as rig\n"
+        "from firmware_py import program as pg, envelope, program_checks\n"
         "from firmware_py.clock import BenchClock\nfrom firmware_py.store import Store\n"
         "prog_b = open('/bench/prog.bin', 'rb').read()\n"
-        f"r = rig.Rig(bytes(range(32)), BenchClock({T0_S}), Store('itb_state'))\n"
+        f"r = rig.Rig(bytes(range(32)), BenchClock({T0_S}), Store('itb_state'), None, lambda n: bytes(n))\n"
         "p = pg.decode(prog_b)\nout = []\ngc.collect()\n"
     )
     parts = []

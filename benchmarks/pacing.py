@@ -22,6 +22,16 @@ class _Line:
         self.busy_until = 0.0
         self.first_t: float | None = None
         self.last_t = 0.0
+        self.sizes: list[int] = []  # bytes of each complete frame
+        self.heads: list[bytes] = []  # the first bytes of each frame (its SEQ and command)
+        self._partial = b""
+
+    def count(self, data: bytes) -> None:
+        buf = self._partial + data
+        *lines, self._partial = buf.split(b"\n")
+        for line in lines:
+            self.sizes.append(len(line) + 1)
+            self.heads.append(line[:16])
 
 
 class PacedProxy:
@@ -89,6 +99,7 @@ class PacedProxy:
                 line.busy_until = done
                 line.bytes += len(data)
                 line.frames += data.count(b"\n")
+                line.count(data)
                 if line.first_t is None:
                     line.first_t = start
                 line.last_t = done

@@ -6,17 +6,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks.board_footprint import MD_BEGIN, MD_END
 from benchmarks.common import Figure, Result, Size, fmt_num, git_revision, machine, now_iso
 
 SCHEMA = 1
 # Kept in step with benchmarks.MODULES (not imported: the package imports this module).
-MODULE_NAMES = ("core_pint", "sweep", "footprint", "wire", "delivery", "cli")
+MODULE_NAMES = ("core_pint", "sweep", "footprint", "wire", "delivery", "session", "cli", "scaling")
 
 
 def build_json(results: list[Result], size: Size, names: list[str], mach: dict[str, Any]) -> dict[str, Any]:
     command = "./dev benchmarks" + (" --quick" if size == "quick" else " --smoke" if size == "smoke" else "")
     if names:
-        command += "".join(f" --only {n}" for n in names) if len(names) < 6 else ""
+        command += "".join(f" --only {n}" for n in names) if len(names) < len(MODULE_NAMES) else ""
     return {
         "schema": SCHEMA,
         "generated_utc": now_iso(),
@@ -60,8 +61,8 @@ def build_markdown(doc: dict[str, Any], results: list[Result]) -> str:
         w("> This is not a full run: sizes and repeats are reduced, the figures are indicative only.")
     w("")
     w(
-        f"Rerun: `./dev benchmarks` (all; this run took {doc['total_elapsed_s']:.0f} s), "
-        "`./dev benchmarks --quick` (reduced), "
+        f"Rerun: `./dev benchmarks` (all, writes this file; this run took {doc['total_elapsed_s']:.0f} s), "
+        "`./dev benchmarks --quick` (reduced, written under build/benchmarks/), "
         "`./dev benchmarks --only NAME` (one of " + ", ".join(f"`{r}`" for r in MODULE_NAMES) + "). "
         "Every time is a median over repeats; every figure is measured in the same run as its reference."
     )
@@ -87,6 +88,12 @@ def build_markdown(doc: dict[str, Any], results: list[Result]) -> str:
         w(f"| {label} | {m.get(key)} |")
     w("")
     w("## Summary")
+    w("")
+    w(
+        "Footprint: the first row is the board-footprint section at the end (the frozen Cortex-M3 image, "
+        "written by `./dev board-footprint`); `footprint` below is the second row (the WebAssembly port, "
+        ".mpy loaded into RAM)."
+    )
     w("")
     w("| benchmark | figure | measured | reference | ratio | target | status |")
     w("| --- | --- | --- | --- | --- | --- | --- |")
@@ -144,11 +151,21 @@ def build_markdown(doc: dict[str, Any], results: list[Result]) -> str:
     return "\n".join(out)
 
 
+def kept_section(md_path: Path) -> str:
+    """The board-footprint section of an existing report (another benchmark writes it), or ""."""
+    old = md_path.read_text() if md_path.is_file() else ""
+    if MD_BEGIN not in old or MD_END not in old:
+        return ""
+    return MD_BEGIN + old.split(MD_BEGIN, 1)[1].split(MD_END, 1)[0] + MD_END + "\n"
+
+
 def write_reports(
     results: list[Result], size: Size, names: list[str], json_path: Path, md_path: Path
 ) -> None:
-    """Write the JSON results and BENCHMARKS.md (both overwrite)."""
+    """Write the JSON results and the markdown report (both overwrite; the board section is kept)."""
     doc = build_json(results, size, names, machine())
     json_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(doc, indent=2) + "\n")
-    md_path.write_text(build_markdown(doc, results))
+    board = kept_section(md_path)
+    md_path.write_text(build_markdown(doc, results) + ("\n" + board if board else ""))

@@ -1,231 +1,239 @@
-"""Full clinical-grid sweep: every integer daily dose × labeled strength × origin, through the user's path.
+"""A sweep that can fail: the core's roundings against an independent exact reference, every case.
 
-Grid: every integer dose 12..2003 mcg/day × 500, 1000, 2000 mcg/mL × spinal and cerebral (adults). Each
-case goes the way a user's request goes: the drug library checks the dose range for the patient group
-(`library.check_dose_range`, ITB-RNG-01/02); a dose it refuses is counted as a refusal, not computed (the
-cerebral range is 22–1400 mcg/day). An allowed dose goes through `host_tools.calc.rate`, which computes the
-flow in the core and re-computes it with pint, raising `InternalError` on any disagreement; those are the
-disagreements. Independently of both, every computed flow is then checked against an exact `Fraction`
-(outside the timed loop), so a bug shared by the core and the pint check would still be caught.
+Three families, on values that do not divide evenly, so every rounding path is taken:
+- flow (`firmware_py.flow.flow`): odd daily doses (to the ng) x 333, 500, 750, 1000, 1500, 2000 mcg/mL:
+  flow nL/day, flow nL/h and dose ng/h, each rounded down;
+- windows (`firmware_py.windows.build`): odd base doses x desired-effect windows on odd minutes and of odd
+  lengths x relative changes that do not divide: the programmed rate at every piece (the 2 h lead, the
+  rate rounded down) and the day total (rounded down);
+- dilution (`firmware_py.dilution.dilute`): the labeled stocks x odd target strengths x non-round final
+  volumes at 0.1 mL: stock and diluent volumes (stock rounded down to a whole mcg/mL), or a refusal when
+  the shortfall (rounded up) is beyond the ITB-DIL-01 tolerance.
+The reference is `benchmarks.reference` (Fraction arithmetic from the labeling; it calls no core
+calculation). Each floor and ceiling is counted where the exact value is not whole, so a sweep that never
+rounds shows zeros. Two mutants of the core (a flow rounded up, windows built without the 2 h lead) must
+each give disagreements: `tests/test_benchmarks_smoke.py` runs that check on a small slice.
 """
 
 from __future__ import annotations
 
-import cProfile
-import pstats
+import contextlib
 import time
-from fractions import Fraction
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from benchmarks.common import Figure, Result, Size
-from firmware_py import dosing, library
-from host_tools import calc
-from host_tools import quantities as qt
-from host_tools.errors import InternalError
+from benchmarks import reference as ref
+from benchmarks.common import Figure, Result, Size, slug
+from firmware_py import dilution, flow, windows
+from firmware_py.concentration import labeled_strengths
+from firmware_py.errors import ItbError
+from firmware_py.units import NL_PER_ML, NL_PER_UL, S_PER_MIN, ceil_div
 
 NAME = "sweep"
-TITLE = "Clinical-grid sweep: core computes, pint cross-checks, every case"
+TITLE = "Sweep that can fail: core roundings vs an independent Fraction reference, with mutants"
 TARGET_S = 15.0
-AGE_YEARS = 40
+CONCS = (333, 500, 750, 1000, 1500, 2000)
+RES_NL = NL_PER_ML // 10
+# (dose step ng/day, window start step min, dilution targets) per size; the grids keep odd values only.
+STEP = {"full": 997, "quick": 9_973, "smoke": 99_991}
+WINDOW_STRIDE = {"full": 1, "quick": 3, "smoke": 9}
+BASES = (100_003, 437_219, 512_777, 999_999, 1_234_567)
+CHANGES = (-173, -99, 73, 123, 200, 271, 300)
+LENGTHS_MIN = (37, 133, 301, 487, 611)
+TARGETS = (77, 333, 499, 750, 999, 1234, 1500, 1999)
+FINALS_NL = (7_300_000, 18_900_000, 20_000_000, 37_100_000, 40_000_000)
 
-GRIDS: dict[str, tuple[range, tuple[int, ...]]] = {
-    "full": (range(12, 2004), (500, 1000, 2000)),
-    "quick": (range(12, 2004, 7), (500, 1000, 2000)),
-    # the smoke slice keeps the range edges of both groups (11/12, 21/22, 1400/1401, 2003)
-    "smoke": (range(0, 0), (500, 2000)),
+
+def cases(size: Size) -> dict[str, list[tuple[int, ...]]]:
+    """The cases of each family at `size`."""
+    doses = range(12_001, 2_003_001, STEP[size])
+    starts = range(7, 24 * 60, 97 * WINDOW_STRIDE[size])
+    wins: list[tuple[int, ...]] = [
+        (b, s * S_PER_MIN, n * S_PER_MIN, c)
+        for b in BASES
+        for s in starts
+        for n in LENGTHS_MIN
+        for c in CHANGES
+    ]
+    grid: dict[str, list[tuple[int, ...]]] = {
+        "flow": [(d, c) for c in CONCS for d in doses],
+        "windows": wins[:: WINDOW_STRIDE[size]],
+        "dilution": [(s, t, f) for s in labeled_strengths() for t in TARGETS for f in FINALS_NL if t <= s],
+    }
+    return grid
+
+
+def _flow_case(dose: int, conc: int, hits: Counter[str]) -> bool:
+    want, h = ref.flow(dose, conc)
+    hits.update(k for k, v in h.items() if v)
+    f = flow.flow(dose, conc)
+    return (f.flow_nl_per_day, f.flow_nl_per_h, f.dose_ng_per_h) == want
+
+
+def _windows_case(base: int, start: int, length: int, change: int, hits: Counter[str]) -> bool:
+    end = (start + length) % 86_400
+    rate, floored = ref.window_rate(base, change)
+    pieces = ref.programmed(base, [(start, end, rate)])
+    total, total_floored = ref.day_total(pieces)
+    hits.update(k for k, v in (("window rate floor", floored), ("day total floor", total_floored)) if v)
+    sched = windows.build(base, [windows.Window(start, end, change_permille=change)])
+    rates_ok = all(
+        sched.rate_at(t) == ref.rate_at(pieces, t % 86_400) for a, b, _ in pieces for t in (a, b - 1)
+    )
+    return rates_ok and sched.day_total(0)[0] == total
+
+
+def _dilution_case(stock: int, target: int, final: int, hits: Counter[str]) -> bool:
+    want, h = ref.dilution(stock, target, final, RES_NL)
+    hits.update(k for k, v in h.items() if v)
+    try:
+        d = dilution.dilute(stock, target, final, RES_NL)
+    except ItbError:
+        return want is None
+    return (d.stock_nl, d.diluent_nl) == want
+
+
+CHECKS: dict[str, Callable[..., bool]] = {
+    "flow": _flow_case,
+    "windows": _windows_case,
+    "dilution": _dilution_case,
 }
-SMOKE_DOSES = (12, 13, 21, 22, 500, 1000, 1001, 1400, 1401, 2003)
-# Expected number of refusals for the full grid: cerebral doses 12..21 and 1401..2003, per strength.
-FULL_REFUSALS_PER_CONC = (22 - 12) + (2003 - 1400)
 
 
-def doses_for(size: Size) -> list[int]:
-    if size == "smoke":
-        return list(SMOKE_DOSES)
-    return list(GRIDS[size][0])
+def sweep(grid: dict[str, list[tuple[int, ...]]]) -> dict[str, Any]:
+    """Run every case; disagreements per family (a core error counts as one), floors and ceilings hit."""
+    hits: Counter[str] = Counter()
+    bad: dict[str, list[tuple[int, ...]]] = {k: [] for k in grid}
+    t0 = time.perf_counter()
+    for family, items in grid.items():
+        check = CHECKS[family]
+        for case in items:
+            try:
+                ok = check(*case, hits)
+            except ItbError:
+                ok = False
+            if not ok:
+                bad[family].append(case)
+    return {
+        "elapsed_s": time.perf_counter() - t0,
+        "bad": bad,
+        "hits": dict(hits),
+        "cases": {k: len(v) for k, v in grid.items()},
+    }
+
+
+@contextlib.contextmanager
+def flow_rounded_up() -> Iterator[None]:
+    """Mutant: the core's one flow formula rounds up (more drug)."""
+    saved = flow.flow_nl_per_day
+
+    def rounded_up(dose_ng_per_day: int, conc_ng_per_ul: int) -> tuple[int, int]:
+        return ceil_div(dose_ng_per_day * NL_PER_UL, conc_ng_per_ul)
+
+    flow.flow_nl_per_day = rounded_up
+    try:
+        yield
+    finally:
+        flow.flow_nl_per_day = saved
+
+
+@contextlib.contextmanager
+def lead_dropped() -> Iterator[None]:
+    """Mutant: windows are programmed at the desired effect's own time, without the 2 h lead."""
+    saved = windows.build
+    windows.build = lambda base, ws, lead_s=None, *a, **k: saved(base, ws, 0, *a, **k)
+    try:
+        yield
+    finally:
+        windows.build = saved
+
+
+MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
+    "flow rounded up": flow_rounded_up,
+    "2 h lead dropped": lead_dropped,
+}
+
+
+def mutant_disagreements(grid: dict[str, list[tuple[int, ...]]]) -> dict[str, int]:
+    """Disagreements of each mutant of the core with the reference on `grid`."""
+    out = {}
+    for name, mutant in MUTANTS.items():
+        with mutant():
+            out[name] = sum(len(v) for v in sweep(grid)["bad"].values())
+    return out
 
 
 def run(size: Size) -> Result:
     res = Result(NAME, TITLE, size)
-    doses = doses_for(size)
-    concs = GRIDS[size][1]
-    origins = (library.SPINAL, library.CEREBRAL)
-    cases = [(o, d, c) for o in origins for c in concs for d in doses]
-    qt.registry()  # build the registry outside the timed loop (the CLI's start-up is its own benchmark)
-    computed: list[tuple[int, int, Any]] = []
-    refused: dict[str, int] = {}
-    needs_override = 0
-    disagreements: list[str] = []
-    t_library = 0.0
-    t0 = time.perf_counter()
-    for origin, dose_mcg, conc in cases:
-        ta = time.perf_counter()
-        decision = library.check_dose_range(origin, AGE_YEARS, dose_mcg * 1000)
-        t_library += time.perf_counter() - ta
-        if decision.refusals:
-            refused[origin] = refused.get(origin, 0) + 1
-            continue
-        if decision.needs_override:
-            needs_override += 1  # ITB-RNG-04 (> 1000 mcg/day) is soft: computed, flagged
-        try:
-            r = calc.rate(qt.q(dose_mcg, "mcg/day"), qt.q(conc, "mcg/mL"))
-        except InternalError as exc:
-            disagreements.append(f"{origin} {dose_mcg} mcg/day @ {conc} mcg/mL: {exc}")
-            continue
-        computed.append((dose_mcg, conc, r))
-    elapsed = time.perf_counter() - t0
-    # Independent check, untimed: flow nL/day = floor(dose mcg/day / conc mcg/mL × 10^6 nL/mL).
-    independent_bad: list[str] = []
-    for dose_mcg, conc, r in computed:
-        exact = Fraction(dose_mcg, conc) * 1_000_000
-        got = qt.exact(r.flow_per_day, "nL/day")
-        if not (got.denominator == 1 and got <= exact < got + 1):
-            independent_bad.append(f"{dose_mcg} mcg/day @ {conc}: flow {got} nL/day, exact {exact}")
-    n = len(cases)
-    n_refused = sum(refused.values())
-    expected_refusals = FULL_REFUSALS_PER_CONC * len(concs) if size == "full" else None
-    if expected_refusals is not None and n_refused != expected_refusals:
-        raise RuntimeError(f"refusals: {n_refused}, expected {expected_refusals} (cerebral 12..21, 1401..)")
-    if refused.get(library.SPINAL, 0):
-        raise RuntimeError(f"the library refused {refused[library.SPINAL]} spinal doses in 12..2003 mcg/day")
-    res.add(
-        Figure(
-            "disagreements",
-            "disagreements (core vs pint check)",
-            len(disagreements),
-            "cases",
-            op="==",
-            target=0,
-            note=f"of {len(computed) + len(disagreements)} computed",
+    grid = cases(size)
+    r = sweep(grid)
+    n = sum(r["cases"].values())
+    for family, items in r["bad"].items():
+        res.add(
+            Figure(
+                f"disagreements_{family}",
+                f"{family}: disagreements with the reference",
+                len(items),
+                "cases",
+                op="==",
+                target=0,
+                note=f"of {r['cases'][family]} cases",
+            )
         )
-    )
-    res.add(
-        Figure(
-            "independent_disagreements",
-            "disagreements with an exact Fraction (untimed)",
-            len(independent_bad),
-            "cases",
-            op="==",
-            target=0,
+    mutants = mutant_disagreements(grid)
+    for name, count in mutants.items():
+        res.add(
+            Figure(
+                f"mutant_{slug(name).replace('-', '_')}",
+                f"mutant core, {name}: disagreements",
+                count,
+                "cases",
+                op=">=",
+                target=1,
+                note="the sweep must catch it",
+            )
         )
-    )
+    for what, count in sorted(r["hits"].items()):
+        res.add(
+            Figure(
+                f"hits_{slug(what).replace('-', '_')}",
+                f"cases: {what}",
+                count,
+                "cases",
+                note="refused by the tolerance" if "refused" in what else "exact value not whole",
+            )
+        )
     res.add(
         Figure(
             "sweep_time",
-            "whole sweep wall time",
-            round(elapsed, 3),
+            "whole sweep wall time (core + reference)",
+            round(r["elapsed_s"], 3),
             "s",
             reference=TARGET_S,
             reference_label="s (budget)",
             ratio_label="time / budget",
             op="<=",
             target=TARGET_S,
-            note="" if size == "full" else f"reduced grid ({n} cases)",
-        )
-    )
-    lean_s, lean_bad = _lean_sweep(cases)
-    res.add(
-        Figure(
-            "lean_sweep_time",
-            "same grid, lean pint check (info)",
-            round(lean_s, 3),
-            "s",
-            reference=round(elapsed, 3),
-            reference_label="s (calc.rate path)",
-            ratio_label="lean / calc.rate",
-            note=f"not what users run: core flow + one exact pint quotient per case, units parsed once; "
-            f"{lean_bad} disagreements",
-        )
-    )
-    if lean_bad:
-        raise RuntimeError(f"the lean pint check disagreed with the core on {lean_bad} cases")
-    res.add(Figure("cases_per_s", "cases per second", round(n / elapsed), "cases/s", note=f"{n} cases"))
-    res.add(
-        Figure(
-            "refusals",
-            "refused by the library (not disagreements)",
-            n_refused,
-            "cases",
-            reference=expected_refusals,
-            reference_label="expected" if expected_refusals is not None else "",
-            ratio_label="refused / expected",
-            note="cerebral doses outside 22–1400 mcg/day (ITB-RNG-02)",
+            note=f"{n} cases, {n / r['elapsed_s']:.0f} cases/s",
         )
     )
     res.details = {
-        "cases": n,
-        "computed": len(computed),
-        "refused_by_origin": refused,
-        "computed_needing_override_ITB_RNG_04": needs_override,
-        "doses_mcg_per_day": [doses[0], doses[-1], len(doses)] if doses else [],
-        "concentrations_mcg_per_ml": list(concs),
-        "age_years": AGE_YEARS,
-        "library_check_s": round(t_library, 4),
-        "disagreement_examples": disagreements[:5],
-        "independent_examples": independent_bad[:5],
+        "cases": r["cases"],
+        "hits": r["hits"],
+        "mutant_disagreements": mutants,
+        "disagreement_examples": {k: v[:5] for k, v in r["bad"].items()},
+        "concentrations_mcg_per_ml": list(CONCS),
+        "dose_step_ng_per_day": STEP[size],
     }
     res.method = (
-        f"{n} cases ({len(doses)} doses × {len(concs)} strengths × 2 origins) in one timed loop: "
-        "`library.check_dose_range` then, if allowed, `host_tools.calc.rate` (core flow + pint "
-        "re-computation and bound check, exactly what `itb rate` runs). The pint registry is built "
-        "before the loop. Refusals are counted apart from disagreements."
+        f"{n} cases ({', '.join(f'{k} {v}' for k, v in r['cases'].items())}), each computed by the core and "
+        "by the reference and compared exactly, in one timed loop. Then the same grid against two mutants "
+        "of the core (patched in-process): " + ", ".join(MUTANTS) + ". " + (__doc__ or "").split("\n", 1)[1]
     )
-    per_case_us = elapsed / max(1, len(computed)) * 1e6
-    shares = _profile_shares(computed[:: max(1, len(computed) // 60)][:60])
-    res.details["profile_shares_of_calc_rate"] = shares
     res.limits.append(
-        f"{per_case_us:.0f} µs per computed case, of which the library check is "
-        f"{t_library / max(1, n) * 1e6:.0f} µs. A profile of `calc.rate` on {shares['calls']} of the cases "
-        f"puts {shares['pint_parse_units']:.0%} of its time in pint parsing unit strings "
-        f"(`_parse_units_as_container`; host_tools caches each parsed unit text), "
-        f"{shares['verify']:.0%} in `calc.verify` (of which {shares['fmt']:.0%} is formatting "
-        "text with `quantities.fmt`"
-        + (", done even when the check passes" if shares["fmt"] > 0.01 else "")
-        + f") and {shares['core_flow']:.1%} in "
-        "the core's `dosing.flow`. The sweep's speed is the pint check's, not the core's: the same grid "
-        f"with one exact pint quotient per case and its units parsed once takes {lean_s:.2f} s "
-        f"({elapsed / lean_s:.0f}x less)."
+        f"{r['elapsed_s'] / n * 1e6:.0f} µs per case, core and reference together; the reference's Fraction "
+        "arithmetic is most of it (the core's flow is about 2 µs, see core_pint). Every floor and ceiling "
+        f"path is taken: {', '.join(f'{k} {v}' for k, v in sorted(r['hits'].items()))}."
     )
     return res
-
-
-def _profile_shares(sample: list[tuple[int, int, Any]]) -> dict[str, Any]:
-    """Shares of `calc.rate`'s time spent in pint unit parsing, `verify`, `fmt` and the core (cProfile)."""
-    prof = cProfile.Profile()
-    prof.enable()
-    for dose_mcg, conc, _ in sample:
-        calc.rate(qt.q(dose_mcg, "mcg/day"), qt.q(conc, "mcg/mL"))
-    prof.disable()
-    stats: Any = getattr(pstats.Stats(prof), "stats")  # noqa: B009 (undocumented attribute, untyped)  # {(file, line, name): (cc, nc, tt, ct, callers)}
-
-    def cum(file_part: str, name: str) -> float:
-        return float(sum(v[3] for k, v in stats.items() if k[2] == name and file_part in k[0]))
-
-    total = cum("calc.py", "rate") or 1e-9
-    return {
-        "calls": len(sample),
-        "total_s": total,
-        "pint_parse_units": cum("registry.py", "_parse_units_as_container") / total,
-        "verify": cum("calc.py", "verify") / total,
-        "fmt": cum("quantities.py", "fmt") / total,
-        "core_flow": cum("dosing.py", "flow") / total,
-    }
-
-
-def _lean_sweep(cases: list[tuple[str, int, int]]) -> tuple[float, int]:
-    """The same grid with the smallest pint check that still verifies the flow: units parsed once."""
-    ureg = qt.registry()
-    mcg_day, mcg_ml, nl_day = ureg.Unit("mcg/day"), ureg.Unit("mcg/mL"), ureg.Unit("nL/day")
-    quantity = ureg.Quantity
-    bad = 0
-    t0 = time.perf_counter()
-    for origin, dose_mcg, conc in cases:
-        if library.check_dose_range(origin, AGE_YEARS, dose_mcg * 1000).refusals:
-            continue
-        got = dosing.flow(dose_mcg * 1000, conc).flow_nl_per_day
-        exact = (
-            (quantity(Fraction(dose_mcg), mcg_day) / quantity(Fraction(conc), mcg_ml)).to(nl_day).magnitude
-        )
-        if not got <= exact < got + 1:
-            bad += 1
-    return time.perf_counter() - t0, bad

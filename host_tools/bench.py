@@ -24,7 +24,9 @@ Tolerance (`TOLERANCE`), and why: the rig's delivery engine is exact (delivered 
 A reading that breaks any of these, or delivery stopped by an empty reservoir, fails the session (exit 1).
 
 Readings come in batches: one `ADV <seconds> 3600` returns the ng and nL the rig delivered in every hour of
-the batch, and marks the hours in which an alarm fired; each hourly reading is checked as above.
+the batch, and marks the hours in which an alarm fired; each hourly reading is checked as above. By default a
+batch is two days (`AUTO_BATCH_HOURS`); when the rig answers that they do not fit one frame (`NAK ARG`,
+nothing ran), the session goes on with one day, which always fits.
 
 Refills: when the low-reservoir alarm fires (ITB-REF-01) or on the recommended refill date (the firmware's
 `refill.refill_forecast`, booked days before the alarm), whichever comes first, the bench refills to the
@@ -45,17 +47,19 @@ from typing import Any
 from firmware_py import program as fw_program
 from firmware_py import program_checks, units
 from firmware_py import refill as fw_refill
+from firmware_py.protocol import ARG
 from firmware_py.schedule import Schedule
 from host_tools import display
 from host_tools import quantities as qt
 from host_tools.client import RigClient
 from host_tools.errors import UsageError, VerificationError
-from host_tools.replies import AdvanceAck, Reading, Refill, RigStatus
+from host_tools.replies import AdvanceAck, Reading, Refill, RigRefusedError, RigStatus
 from host_tools.source import Source
 
 S_PER_H = units.S_PER_H
 MAX_DAYS = 3660
 DEFAULT_BATCH_HOURS = 24  # hourly readings per ADV frame (a day: fits one frame at any dose)
+AUTO_BATCH_HOURS = 48  # asked for by default; the rig refuses (NAK ARG) when they do not fit: then 24
 MAX_FAILURES_REPORTED = 50  # failures listed in report.json (all are counted)
 TOLERANCE = {
     "total_ng": 0,
@@ -72,15 +76,20 @@ TOLERANCE = {
 # -- the independent reference path -----------------------------------------------------------------------
 
 
-def exact_dose_ng(schedule: Schedule, t0_s: int, t1_s: int) -> Fraction:
-    """The exact dose (ng, a Fraction) the schedule prescribes over [t0_s, t1_s], by stepping the rate."""
-    total = Fraction(0)
+def exact_dose_q(schedule: Schedule, t0_s: int, t1_s: int) -> int:
+    """The exact dose the schedule prescribes over [t0_s, t1_s] in ng·s/day (an int), by stepping the rate."""
+    total = 0
     t = t0_s
     while t < t1_s:
         nxt = min(schedule.next_change(t), t1_s)
-        total += Fraction(schedule.rate_at(t) * (nxt - t), units.S_PER_DAY)
+        total += schedule.rate_at(t) * (nxt - t)
         t = nxt
     return total
+
+
+def exact_dose_ng(schedule: Schedule, t0_s: int, t1_s: int) -> Fraction:
+    """The exact dose (ng, a Fraction) the schedule prescribes over [t0_s, t1_s], by stepping the rate."""
+    return Fraction(exact_dose_q(schedule, t0_s, t1_s), units.S_PER_DAY)
 
 
 def pint_total_mg(schedule: Schedule, spans: Iterable[tuple[int, int]]) -> Fraction:
@@ -112,7 +121,7 @@ class Row:
     rate_ng_per_day: int
     delivered_ng: int
     expected_ng: int
-    exact_ng: Fraction
+    exact_q: int  # the exact dose of the span in ng·s/day (exact_ng = exact_q / S_PER_DAY)
     delivered_nl: int
     expected_nl: int
     cum_delivered_ng: int
@@ -125,8 +134,16 @@ class Row:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def exact_ng(self) -> Fraction:
+        return Fraction(self.exact_q, units.S_PER_DAY)
+
+    @property
     def deviation_ng(self) -> Fraction:
         return self.delivered_ng - self.exact_ng
+
+
+# Before the first reading: nothing delivered or expected yet.
+_NO_ROW = Row(-1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
 
 
 @dataclass
@@ -151,6 +168,7 @@ class _Fill:
         self.conc = conc
         self.base_ng = base_ng  # cumulative delivered before this fill
         self.base_nl = base_nl
+        self.t_q, self.q = t_s, 0  # the integral since the fill (ng·s/day) up to t_q, the last reading
 
 
 class BenchSession:
@@ -163,12 +181,14 @@ class BenchSession:
         *,
         days: int,
         out_dir: Path,
-        batch_hours: int = DEFAULT_BATCH_HOURS,
+        batch_hours: int | None = None,
         progress: bool | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if not 1 <= days <= MAX_DAYS:
             raise UsageError(f"--days: must be 1 to {MAX_DAYS} (got {days})")
+        self.auto_batch = batch_hours is None
+        batch_hours = AUTO_BATCH_HOURS if batch_hours is None else batch_hours
         if batch_hours < 1:
             raise UsageError(f"batch_hours must be >= 1 (got {batch_hours})")
         self.client = client
@@ -199,9 +219,12 @@ class BenchSession:
 
     # -- expected values (path 1) --
 
-    def _expected_cum(self, t: int) -> tuple[int, int]:
+    def _expected_cum(self, t0: int, span_q: int, t1: int) -> tuple[int, int]:
+        # Cumulative (ng, nL) at t1: the integral since the fill is the sum of the readings' spans (each the
+        # Schedule's integral_between), or integral_between from the fill when a span does not follow on.
         f = self.fills[-1]
-        integral = self.program.schedule.integral_between(f.t_s, t)
+        integral = (f.q if t0 == f.t_q else self.program.schedule.integral_between(f.t_s, t0)) + span_q
+        f.t_q, f.q = t1, integral
         ng = units.floor_div(integral, units.S_PER_DAY)[0]
         nl = units.floor_div(integral * units.NL_PER_UL, units.S_PER_DAY * f.conc)[0]
         return f.base_ng + ng, f.base_nl + nl
@@ -248,44 +271,50 @@ class BenchSession:
         return out
 
     def _record(self, t0: int, t1: int, reading: Reading) -> Row:
-        hour = (t0 - self.t_start) // S_PER_H
+        # One reading, checked in ints (ng·s/day): cumulative dose and volume equal to path 1, the span's
+        # path-1 integral equal to path 2 (the stepped rate), the hour within 1 ng of its exact dose.
+        sched = self.program.schedule
         f = self.fills[-1]
-        prev_row = self.rows[-1] if self.rows else None
-        prev_cum_ng = prev_row.cum_delivered_ng if prev_row else 0
-        prev_cum_nl = prev_row.cum_delivered_nl if prev_row else 0
-        prev_exp_ng = prev_row.cum_expected_ng if prev_row else 0
-        prev_exp_nl = prev_row.cum_expected_nl if prev_row else 0
-        cum_ng = prev_cum_ng + reading.delivered_ng
-        cum_nl = prev_cum_nl + reading.delivered_nl
-        exp_ng, exp_nl = self._expected_cum(t1)
+        prev = self.rows[-1] if self.rows else _NO_ROW
+        ref = sched.integral_between(t0, t1)
+        exp_ng, exp_nl = self._expected_cum(t0, ref, t1)
+        exact_q = exact_dose_q(sched, t0, t1)
         row = Row(
-            hour=hour, t0_s=t0, t1_s=t1, rate_ng_per_day=self.program.schedule.rate_at(t0),
-            delivered_ng=reading.delivered_ng, expected_ng=exp_ng - prev_exp_ng,
-            exact_ng=exact_dose_ng(self.program.schedule, t0, t1), delivered_nl=reading.delivered_nl,
-            expected_nl=exp_nl - prev_exp_nl, cum_delivered_ng=cum_ng, cum_expected_ng=exp_ng,
-            cum_delivered_nl=cum_nl, cum_expected_nl=exp_nl, reservoir_nl=f.volume_nl - (cum_nl - f.base_nl),
+            hour=(t0 - self.t_start) // S_PER_H, t0_s=t0, t1_s=t1, rate_ng_per_day=sched.rate_at(t0),
+            delivered_ng=reading.delivered_ng, expected_ng=exp_ng - prev.cum_expected_ng, exact_q=exact_q,
+            delivered_nl=reading.delivered_nl, expected_nl=exp_nl - prev.cum_expected_nl,
+            cum_delivered_ng=prev.cum_delivered_ng + reading.delivered_ng, cum_expected_ng=exp_ng,
+            cum_delivered_nl=prev.cum_delivered_nl + reading.delivered_nl, cum_expected_nl=exp_nl,
+            reservoir_nl=f.volume_nl - (prev.cum_delivered_nl + reading.delivered_nl - f.base_nl),
             alarm="empty" if reading.empty else ("low" if reading.low else ""),
         )  # fmt: skip
         # Path 1 against path 2: the host's two computations must agree (a bug otherwise, not a rig fault).
-        ref = Fraction(self.program.schedule.integral_between(t0, t1), units.S_PER_DAY)
-        if ref != row.exact_ng:
+        if ref != exact_q:
             raise VerificationError(
-                f"hour {hour}: Schedule integral {ref} ng != stepped rate {row.exact_ng} ng"
+                f"hour {row.hour}: Schedule integral {Fraction(ref, units.S_PER_DAY)} ng != stepped rate "
+                f"{row.exact_ng} ng"
             )
         if self.pending_event:
             row.event, self.pending_event = self.pending_event, ""
-        p = row.problems
-        if cum_ng != exp_ng:
-            p.append(f"hour {hour}: cumulative dose {cum_ng} ng, expected {exp_ng} ng")
-        if cum_nl != exp_nl:
-            p.append(f"hour {hour}: cumulative volume {cum_nl} nL, expected {exp_nl} nL")
+        if row.cum_delivered_ng != exp_ng or row.cum_delivered_nl != exp_nl or reading.empty or (
+                abs(reading.delivered_ng * units.S_PER_DAY - exact_q)
+                >= TOLERANCE["hour_bucket_ng_exclusive"] * units.S_PER_DAY):  # type: ignore[operator]
+            self._problems(row, reading)
+        self.rows.append(row)
+        return row
+
+    def _problems(self, row: Row, reading: Reading) -> None:
+        p, hour, r = row.problems, row.hour, row
+        if r.cum_delivered_ng != r.cum_expected_ng:
+            p.append(f"hour {hour}: cumulative dose {r.cum_delivered_ng} ng, expected {r.cum_expected_ng} ng")
+        if r.cum_delivered_nl != r.cum_expected_nl:
+            p.append(f"hour {hour}: cumulative volume {r.cum_delivered_nl} nL, expected {r.cum_expected_nl} "
+                     "nL")
         if abs(row.deviation_ng) >= TOLERANCE["hour_bucket_ng_exclusive"]:  # type: ignore[operator]
             p.append(f"hour {hour}: delivered {row.delivered_ng} ng, exact {float(row.exact_ng):.3f} ng")
         if reading.empty:
             p.append(f"hour {hour}: the reservoir ran empty: delivery stopped")
         self.failures.extend(p)
-        self.rows.append(row)
-        return row
 
     def _check_status(self, st: RigStatus) -> None:
         # A status read at the end of a batch against the readings: the same cumulative delivery.
@@ -354,6 +383,17 @@ class BenchSession:
             n = min(n, units.ceil_div(self.refill_at_s - t, S_PER_H)[0])
         return max(1, n)
 
+    def _advance(self, n: int, t0: int) -> tuple[AdvanceAck, int]:
+        # ADV for n hours with hourly readings; n readings too many for one frame: one day, from then on.
+        try:
+            return self.client.advance(n * S_PER_H, S_PER_H, t_before=t0), n
+        except RigRefusedError as exc:
+            if not (self.auto_batch and exc.reason_code == ARG and n > DEFAULT_BATCH_HOURS):
+                raise
+        self.batch_hours = DEFAULT_BATCH_HOURS
+        n = min(n, DEFAULT_BATCH_HOURS)
+        return self.client.advance(n * S_PER_H, S_PER_H, t_before=t0), n
+
     def run(self) -> BenchResult:
         """Load, advance, compare, refill; write report.json, delivery.csv and the plots."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -366,7 +406,7 @@ class BenchSession:
             while hour < total_hours:
                 n = self._window(hour, total_hours)
                 t0 = self.t_start + hour * S_PER_H
-                ack = self.client.advance(n * S_PER_H, S_PER_H, t_before=t0)
+                ack, n = self._advance(n, t0)
                 if ack.readings is None:
                     # The reply was lost and its readings with it: one reading from the status instead,
                     # checked the same way over the whole span (delivery since the fill is cumulative).
@@ -539,7 +579,7 @@ def run_bench(
     *,
     days: int,
     out_dir: str | Path,
-    batch_hours: int = DEFAULT_BATCH_HOURS,
+    batch_hours: int | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
 ) -> BenchResult:

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from host_tools import __version__, examples
+from host_tools import __version__
 from host_tools.errors import EXIT_INTERRUPTED, EXIT_USAGE, ItbError
 
 # Modules that add sub-commands, in the order they appear in --help.
@@ -33,7 +33,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `itb` parser. With `argv`, command modules are imported in order only until one adds the command
+    `argv` names (`itb rate` never imports the rig modules); without, or for an unknown command, all."""
     parser = _Parser(
         prog="itb",
         description="ITB pump programming and dilution calculations for test rigs. Not for clinical use.",
@@ -41,24 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"itb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    command = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
-    _bench_defaults_to_the_example(sub.choices["bench"])
+        if command is not None and command in sub.choices:
+            break
     return parser
 
 
-def _bench_defaults_to_the_example(bench: argparse.ArgumentParser) -> None:
-    # `itb bench` with no file runs the example that ships with the package (the main job works from an
-    # installed wheel alone). The rig commands register `bench` with a required file; it becomes optional.
-    for action in bench._actions:
-        if action.dest == "program":
-            action.nargs, action.required = "?", False
-            action.default = str(examples.path(examples.DEFAULT))
-            action.help = f"{action.help} (default: the {examples.DEFAULT} example, see itb example)"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     func: Handler = args.func
     try:

@@ -16,7 +16,7 @@ from typing import Any
 from firmware_py import bridge as fw_bridge
 from firmware_py import program as fw_program
 from host_tools import cliargs, display, examples
-from host_tools.bench import run_bench, summary
+from host_tools.bench import AUTO_BATCH_HOURS, DEFAULT_BATCH_HOURS, run_bench, summary
 from host_tools.cli_rig import (
     add_command,
     err,
@@ -240,7 +240,9 @@ def register(sub: Any) -> None:
     p.add_argument("--days", type=int, default=14, help="simulated days (default 14)")
     p.add_argument("--out", default="out/bench", metavar="DIR", help="output directory (default out/bench)")
     p.add_argument(
-        "--batch", type=int, default=24, metavar="H", help="hourly readings per ADV frame (default 24)"
+        "--batch", type=int, metavar="H",
+        help=f"hourly readings per ADV frame (default {AUTO_BATCH_HOURS}, or {DEFAULT_BATCH_HOURS} when "
+        f"{AUTO_BATCH_HOURS} do not fit one frame)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or event lines")
     p.add_argument("--yes", action="store_true",

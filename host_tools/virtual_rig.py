@@ -44,11 +44,37 @@ VIRTUAL_CONFIG = bench_config("virtual")
 RigFactory = Callable[[RigKey, BenchClock, Store, Config], Rig]
 
 
+class _SyncedFile:
+    """A file opened for a streamed write whose close() flushes it to the disk (fsync) first."""
+
+    def __init__(self, path: str) -> None:
+        self._f = open(path, "wb")  # noqa: SIM115 (closed by close(), as the firmware's Store calls it)
+
+    def write(self, data: bytes) -> int:
+        return self._f.write(data)
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+
+
 class HostFs(OsFs):
-    """The firmware's file system adapter, with an fsync of the one file instead of a global `os.sync()`."""
+    """The firmware's file system adapter, with an fsync of each file written instead of a global
+    `os.sync()` after it; with `durable` False (a rig whose state is discarded), no sync at all."""
 
     def __init__(self, durable: bool = True) -> None:
         self.durable = durable
+
+    def open_write(self, path: str) -> object:
+        return _SyncedFile(path) if self.durable else open(path, "wb")
+
+    def sync(self) -> None:
+        # Each file written was synced on close (durable), or need not be: never a global os.sync().
+        return
 
     def write(self, path: str, data: bytes) -> None:
         with open(path, "wb") as f:

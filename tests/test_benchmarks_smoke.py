@@ -24,10 +24,12 @@ from benchmarks.report import MODULE_NAMES, build_json, build_markdown, write_re
 
 # Figures that state correctness and must hold even at smoke size.
 MUST_MEET = {
-    "sweep": ("disagreements", "independent_disagreements"),
-    "delivery": ("delivered_vs_analytic", "mp_delivered_vs_analytic"),
-    "wire": ("round_trips",),
-}
+    "sweep": ("disagreements_flow", "disagreements_windows", "disagreements_dilution",
+              "mutant_flow_rounded_up", "mutant_2_h_lead_dropped"),
+    "delivery": ("mismatch_1d", "mismatch_20d", "mp_mismatch"),
+    "session": ("failures",),
+    "scaling": ("fuzz_findings",),
+}  # fmt: skip
 
 
 @functools.cache
@@ -66,13 +68,12 @@ def test_benchmark_smoke(name: str) -> None:
     assert doc["name"] == name and doc["figures"][0]["key"] == keys[0]
 
 
-def test_sweep_smoke_counts_refusals_apart() -> None:
-    # REQ: ITB-RNG-01, ITB-RNG-02 — cerebral 12, 13, 21 and 1401, 2003 mcg/day are refused, spinal none.
+def test_sweep_smoke_hits_every_rounding() -> None:
     r = _smoke("sweep")
     assert r.status == "ok", r.error
-    assert r.details["refused_by_origin"] == {"cerebral": 5 * 2}  # 5 doses outside 22..1400, 2 strengths
-    assert r.figure("refusals").value == 10
-    assert r.figure("disagreements").value == 0
+    for what in ("flow nL/day floor", "flow nL/h floor", "dose ng/h floor", "window rate floor",
+                 "day total floor", "dilution stock floor", "dilution shortfall ceil", "dilution refused"):
+        assert r.details["hits"].get(what, 0) > 0, what
 
 
 def test_footprint_smoke_states_baseline() -> None:
@@ -169,3 +170,32 @@ def test_paced_proxy_paces_and_counts() -> None:
         srv.close()
     with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
         PacedProxy(("10.0.0.1", 1), 9600)
+
+
+def test_sweep_catches_both_mutants() -> None:
+    # The mutation check: a core that rounds a flow up, and one that drops the 2 h lead, must both disagree
+    # with the independent reference on a small slice of the sweep; the unmutated core must not.
+    from benchmarks import sweep  # noqa: PLC0415
+
+    grid = {k: v[::4] for k, v in sweep.cases("smoke").items()}
+    assert sum(len(v) for v in sweep.sweep(grid)["bad"].values()) == 0
+    found = sweep.mutant_disagreements(grid)
+    assert found["flow rounded up"] > 0 and found["2 h lead dropped"] > 0, found
+    assert sum(len(v) for v in sweep.sweep(grid)["bad"].values()) == 0  # the patches are undone
+
+
+def test_only_a_full_run_writes_the_tracked_reports(tmp_path: Path) -> None:
+    from benchmarks.__main__ import report_paths  # noqa: PLC0415
+    from benchmarks.common import ROOT  # noqa: PLC0415
+
+    tracked = {ROOT / "benchmarks" / "results.json", ROOT / "BENCHMARKS.md"}
+    assert set(report_paths(True, "full")) == tracked
+    for size in ("quick", "smoke"):
+        assert not set(report_paths(False, size)) & tracked
+    # The board-footprint section of an existing report survives a rewrite.
+    md = tmp_path / "B.md"
+    md.write_text("old\n<!-- board-footprint:begin -->\nboard figures\n<!-- board-footprint:end -->\n")
+    r = Result("x", "title", "smoke")
+    r.add(Figure("ok", "fine figure", 1.0, "s", op="<=", target=2))
+    write_reports([r], "smoke", ["x"], tmp_path / "r.json", md)
+    assert "board figures" in md.read_text() and "old" not in md.read_text()

@@ -164,7 +164,8 @@ def test_lost_reply_in_a_batch_recovers(tmp_path: Path) -> None:
             return frame
 
         vr.reply_filter = drop
-        res = run_bench(c, data, days=3, out_dir=tmp_path, progress=False)
+        one_day = bench.DEFAULT_BATCH_HOURS
+        res = run_bench(c, data, days=3, out_dir=tmp_path, batch_hours=one_day, progress=False)
     assert lost and res.passed, res.failures
     t0 = res.report["settings"]["t_start_s"]
     assert res.rows[-1].t1_s == t0 + 3 * DAY and res.report["lost_replies_recovered"] == 1

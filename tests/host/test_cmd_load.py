@@ -16,6 +16,7 @@ import pytest
 from firmware_py import program as pg
 from host_tools import cli_load
 from host_tools.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from host_tools.replies import Refill
 from tests.host.rig_support import NIGHT_BOOST, key_file_for, run_cli, served
 
 
@@ -103,7 +104,6 @@ def test_a_concentration_change_gives_the_bridge_bolus(tmp_path: Path) -> None:
     # (750 mcg/mL, with --fill) shows the bridge bolus before the confirmation and gives it after the commit:
     # the rig's dead volume (0.2 mL + 50 cm at 2.6 uL/cm = 0.33 mL) of the old drug at 600 mcg/day.
     from host_tools.client import RigClient  # noqa: PLC0415
-    from host_tools.replies import Refill  # noqa: PLC0415
     from tests.core import support as fixtures  # noqa: PLC0415
 
     with served("tcp") as vr:
