@@ -13,16 +13,19 @@ per second. """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks.cli import itb_command
 from benchmarks.common import ROOT, Figure, Result, Size, growth
 from firmware_py.units import H_PER_DAY
+from host_tools import bench as host_bench
 from host_tools import examples, rx
 from host_tools.bench import BenchSession
 from host_tools.client import RigClient
@@ -77,6 +80,17 @@ def one_session(days: int) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _no_plots() -> Iterator[None]:
+    # The smoke size checks the plumbing; the whole command below still draws the plots.
+    saved = host_bench._plots
+    host_bench._plots = lambda session, out_dir: {}
+    try:
+        yield
+    finally:
+        host_bench._plots = saved
+
+
 def whole_command(days: int) -> float:
     """Wall time of `itb bench PROGRAM --days N` in a new process (imports, loop, report, plots)."""
     with tempfile.TemporaryDirectory(prefix="itb-bench-cmd-") as tmp:
@@ -93,7 +107,8 @@ def run(size: Size) -> Result:
     res = Result(NAME, TITLE, size)
     rows: dict[int, dict[str, Any]] = {}
     for days in DAYS[size]:
-        runs = [one_session(days) for _ in range(REPEATS[size] if days <= 365 else 1)]
+        with _no_plots() if size == "smoke" else contextlib.nullcontext():
+            runs = [one_session(days) for _ in range(REPEATS[size] if days <= 365 else 1)]
         for r in runs:
             if r["readings"] != days * H_PER_DAY or not r["passed"]:
                 raise RuntimeError(f"{days} days: {r['readings']} readings, {r['failures']} failures")
