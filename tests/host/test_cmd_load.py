@@ -16,6 +16,7 @@ import pytest
 from firmware_py import program as pg
 from host_tools import cli_rig
 from host_tools.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from host_tools.replies import Refill
 from tests.host.rig_support import NIGHT_BOOST, key_file_for, run_cli, served
 
 
@@ -109,7 +110,7 @@ def test_a_concentration_change_gives_the_bridge_bolus(tmp_path: Path) -> None:
         kf = key_file_for(vr, tmp_path)
         first = pg.encode(fixtures.program(600_000, "transfer", 500, age_years=47))
         with RigClient.connect(vr.url, vr.key) as c:
-            c.load(first, cli_rig.Refill(20_000_000, 500, 0))
+            c.load(first, Refill(20_000_000, 500, 0))
         rx = NIGHT_BOOST.parent / "concentration-change.toml"
         port = ["--port", vr.url, "--key-file", str(kf)]
         code, out, err = run_cli(["load", str(rx), "--yes", "--fill", *port])
