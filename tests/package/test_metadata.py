@@ -132,3 +132,13 @@ def test_dev_rebuilds_a_venv_made_by_another_python(tmp_path: Path) -> None:
                           text=True, timeout=30, check=True)
     assert made.stdout.strip() == str(tuple(sys.version_info[:2]))
     assert r.returncode != 0 and not (tmp_path / ".venv" / ".itb-installed").exists()
+
+
+def test_trace_update_only_in_a_checkout(
+    itb: Itb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trace, "REPO_ROOT", tmp_path)  # as in site-packages: no pyproject.toml, no docs/
+    run = tmp_path / "run.json"
+    run.write_text('{"complete": true, "rules": {}}')
+    itb("trace", "--update", str(run)).one_line_error(2, "not a source checkout")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
