@@ -204,6 +204,8 @@ def requirements_markdown(matrix: Sequence[Entry], notes: dict[str, str] | None 
 
 def update(run_path: Path) -> list[str]:
     """Make a run's record the shipped matrix and regenerate docs/requirements.md; the files written."""
+    if not (REPO_ROOT / "pyproject.toml").is_file() or not (REPO_ROOT / "docs").is_dir():
+        raise UsageError(f"--update: {REPO_ROOT} is an installed package, not a source checkout")
     try:
         run = json.loads(run_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.host.conftest import ROOT
@@ -32,9 +33,16 @@ def shell_lines(text: str) -> list[str]:
     return [ln for ln in lines if not ln.startswith(NOT_RUN)]
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+def _port_free(port: int, wait_s: float = 10.0) -> bool:
+    # Free once nothing listens on it (a rig of an earlier run may still be closing).
+    deadline = time.monotonic() + wait_s
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
 
 
 def test_the_readme_shell_examples_run_as_written(tmp_path: Path) -> None:

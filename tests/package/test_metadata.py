@@ -111,3 +111,34 @@ def test_dev_help_unknown_command_and_python_check(tmp_path: Path) -> None:
 def test_dev_bench_needs_no_node() -> None:
     arm = next(line for line in (ROOT / "dev").read_text().splitlines() if line.strip().startswith("bench)"))
     assert "setup_python" in arm and "setup_node" not in arm and 'itb" bench "$@"' in arm
+
+
+def test_dev_rebuilds_a_venv_made_by_another_python(tmp_path: Path) -> None:
+    # A .venv whose python is 3.10: ./dev says so and makes a new one with the Python it runs. (Made without
+    # pip, to be quick: the install step then stops at once, and nothing is installed.)
+    fake = tmp_path / ".venv" / "bin" / "python"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("#!/bin/sh\necho 3.10\n")
+    fake.chmod(0o755)
+    base = getattr(sys, "_base_executable", sys.executable)
+    py = tmp_path / "python3"
+    py.write_text(f'#!/bin/sh\nif [ "$1 $2" = "-m venv" ]; then shift 2; '
+                  f'exec {base} -m venv --without-pip "$@"; fi\nexec {base} "$@"\n')
+    py.chmod(0o755)
+    r = _dev(tmp_path, "bench", python=str(py))
+    want = "{}.{}".format(*sys.version_info[:2])
+    assert f"was made by Python 3.10, not {want}: rebuilding it" in r.stderr, r.stderr
+    made = subprocess.run([str(fake), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                          text=True, timeout=30, check=True)
+    assert made.stdout.strip() == str(tuple(sys.version_info[:2]))
+    assert r.returncode != 0 and not (tmp_path / ".venv" / ".itb-installed").exists()
+
+
+def test_trace_update_only_in_a_checkout(
+    itb: Itb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trace, "REPO_ROOT", tmp_path)  # as in site-packages: no pyproject.toml, no docs/
+    run = tmp_path / "run.json"
+    run.write_text('{"complete": true, "rules": {}}')
+    itb("trace", "--update", str(run)).one_line_error(2, "not a source checkout")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
