@@ -25,8 +25,7 @@ from typing import Any
 from benchmarks.cli import itb_command
 from benchmarks.common import ROOT, Figure, Result, Size, growth
 from firmware_py.units import H_PER_DAY
-from host_tools import bench as host_bench
-from host_tools import examples, rx
+from host_tools import bench_report, examples, rx
 from host_tools.bench import BenchSession
 from host_tools.client import RigClient
 from host_tools.virtual_rig import DEFAULT_START_S, VirtualRig
@@ -83,12 +82,12 @@ def one_session(days: int) -> dict[str, Any]:
 @contextlib.contextmanager
 def _no_plots() -> Iterator[None]:
     # The smoke size checks the plumbing; the whole command below still draws the plots.
-    saved = host_bench._plots
-    host_bench._plots = lambda session, out_dir: {}
+    saved = bench_report._plots
+    bench_report._plots = lambda session, out_dir: {}
     try:
         yield
     finally:
-        host_bench._plots = saved
+        bench_report._plots = saved
 
 
 def whole_command(days: int) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from firmware_py import protocol
-from host_tools import bench
+from host_tools import bench_report
 from host_tools.bench import AUTO_BATCH_HOURS, DEFAULT_BATCH_HOURS, run_bench
 from host_tools.replies import RigRefusedError
 from tests.host.rig_support import client_for, encoded, served
@@ -17,7 +17,7 @@ from tests.host.rig_support import client_for, encoded, served
 
 @pytest.fixture(autouse=True)
 def _no_plots(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench, "_plots", lambda _session, _out: {})
+    monkeypatch.setattr(bench_report, "_plots", lambda _session, _out: {})
 
 
 def test_default_batch_is_two_days_and_falls_back_to_one(tmp_path: Path) -> None:

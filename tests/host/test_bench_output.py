@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from host_tools import bench, plots
+from host_tools import plots
+from host_tools.progress import Progress
 from tests.host.conftest import Itb
 
 INT_KEYS = ("_s", "_ng", "_nl", "hour", "days", "hours", "batch_hours", "conc_ng_per_ul", "failure_count",
@@ -70,7 +71,7 @@ def test_the_csv_marks_the_refill_on_the_hour_the_log_names(session: tuple[Path,
 def test_event_lines_go_through_the_progress_bars_write() -> None:
     pytest.importorskip("tqdm")
     seen: list[str] = []
-    p = bench._Progress(10, enabled=True)
+    p = Progress(10, enabled=True)
     calls: list[str] = []
     real = p.bar.external_write_mode
 
@@ -83,7 +84,7 @@ def test_event_lines_go_through_the_progress_bars_write() -> None:
     p.close()
     assert seen == ["hour 3: refilled"] and calls == ["write mode"]
     quiet: list[str] = []
-    bench._Progress(10, enabled=False).wrap(quiet.append)("x")
+    Progress(10, enabled=False).wrap(quiet.append)("x")
     assert quiet == ["x"]
 
 

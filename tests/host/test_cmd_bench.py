@@ -15,7 +15,7 @@ import pytest
 
 from firmware_py import protocol
 from firmware_py.schedule import Schedule
-from host_tools import bench
+from host_tools import bench, bench_report
 from host_tools.bench import exact_dose_ng, run_bench
 from tests.host.rig_support import client_for, encoded, served
 
@@ -26,7 +26,7 @@ H = 3_600
 @pytest.fixture(autouse=True)
 def _no_plots(monkeypatch: pytest.MonkeyPatch) -> None:
     # Plots are exercised once in test_cli_rig; here they would only cost time.
-    monkeypatch.setattr(bench, "_plots", lambda _session, _out: {})
+    monkeypatch.setattr(bench_report, "_plots", lambda _session, _out: {})
 
 
 def _minute_sum(sched: Schedule, t0: int, t1: int) -> Fraction:

@@ -33,7 +33,7 @@ def test_bench_builtin_rig_end_to_end(tmp_path: Path) -> None:
 
 
 def test_bench_tampered_rig_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("host_tools.bench._plots", lambda _s, _o: {})
+    monkeypatch.setattr("host_tools.bench_report._plots", lambda _s, _o: {})
     with served("tcp") as vr:
         kf = key_file_for(vr, tmp_path)
         vr.reply_filter = _tamper("ng", 5, 10, vr.clock.now_s())  # type: ignore[assignment]
@@ -46,7 +46,7 @@ def test_bench_tampered_rig_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_bench_disconnect_exit_3_names_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("host_tools.bench._plots", lambda _s, _o: {})
+    monkeypatch.setattr("host_tools.bench_report._plots", lambda _s, _o: {})
     with served("pty") as vr:
         kf = key_file_for(vr, tmp_path)
         n = [0]
@@ -100,7 +100,7 @@ def test_bench_on_a_live_rig_without_stdin_refuses_before_touching_it(tmp_path: 
 def test_bench_on_a_live_rig_shows_old_and_new_and_asks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str, expected: int
 ) -> None:
-    monkeypatch.setattr("host_tools.bench._plots", lambda _s, _o: {})
+    monkeypatch.setattr("host_tools.bench_report._plots", lambda _s, _o: {})
     monkeypatch.setattr(cli_load, "_stdin_isatty", lambda: True)
     monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
     with served("tcp") as vr:

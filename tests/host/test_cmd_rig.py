@@ -67,7 +67,7 @@ def test_itb_rig_serves_and_never_prints_the_key(tmp_path: Path, transport: str)
 
 
 def test_key_never_in_bench_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("host_tools.bench._plots", lambda _s, _o: {})
+    monkeypatch.setattr("host_tools.bench_report._plots", lambda _s, _o: {})
     with served("tcp") as vr:
         kf = key_file_for(vr, tmp_path)
         secret = vr.key.secret().hex()

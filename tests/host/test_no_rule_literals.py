@@ -44,7 +44,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("host_tools/calc/checks.py", "10"): "DECIMAL_SLIP: ten times (a decimal slip), no rule parameter",
     ("host_tools/quantities.py", "12"): "a regex repetition count (up to 12 decimals)",
     ("host_tools/trace.py", "12"): "MAX_TESTS_SHOWN: a display limit",
-    ("host_tools/bench.py", "50"): "MAX_FAILURES_REPORTED: a report size",
+    ("host_tools/bench_report.py", "50"): "MAX_FAILURES_REPORTED: a report size",
     ("host_tools/trace.py", "100"): "the permille example in the requirement table text: a unit fact",
     ("host_tools/trace.py", "+10 %"): "the permille example in the requirement table text: a unit fact",
     ("firmware_py/commands.py", "100"): "the longest message text in a NAK (characters)",
