@@ -5,13 +5,13 @@ pytest result here, so a failure under MicroPython names the test. Nothing skips
 node_modules every test here fails with a message saying what to install.
 """
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.mp.host import (
     REPO_ROOT,
+    RUNNER_PROBE,
     CoreRun,
     MicroPythonUnavailableError,
     assert_every_core_test_ran,
@@ -60,25 +60,7 @@ def test_runner_reports_failures(tmp_path: Path) -> None:
     core.mkdir()
     for name in ("__init__.py", "support.py"):
         (core / name).write_text((REPO_ROOT / "tests" / "core" / name).read_text())
-    (core / "test_a.py").write_text(
-        textwrap.dedent(
-            """
-            from firmware_py import units
-
-            def test_ok():
-                assert units.floor_div(-7, 2) == (-4, 1)
-
-            def test_fail():
-                assert 1 + 1 == 3, "arith\\nbroken"
-
-            def test_err():
-                raise KeyError("k")
-
-            def helper():
-                raise RuntimeError("helpers are not tests")
-            """
-        )
-    )
+    (core / "test_a.py").write_text(RUNNER_PROBE)
     (core / "test_b.py").write_text("import no_such_module_itb\n")
     try:
         run = run_core(core_dir=core)

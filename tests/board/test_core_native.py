@@ -19,7 +19,6 @@ import hmac
 import importlib.util
 import json
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ import pytest
 from tests.board.unix_core import run_core_unix
 from tests.mp.host import (
     REPO_ROOT,
+    RUNNER_PROBE,
     CoreRun,
     assert_every_core_test_ran,
     core_test_ids,
@@ -106,25 +106,7 @@ def test_unix_runner_reports_failures(unix_test_image: Path, tmp_path: Path) -> 
     for rel in ("__init__.py", "core/__init__.py", "core/support.py", "mp/__init__.py", "mp/mp_runner.py"):
         (tests / rel).parent.mkdir(parents=True, exist_ok=True)
         (tests / rel).write_text((REPO_ROOT / "tests" / rel).read_text())
-    (tests / "core" / "test_a.py").write_text(
-        textwrap.dedent(
-            """
-            from firmware_py import units
-
-            def test_ok():
-                assert units.floor_div(-7, 2) == (-4, 1)
-
-            def test_fail():
-                assert 1 + 1 == 3, "arith\\nbroken"
-
-            def test_err():
-                raise KeyError("k")
-
-            def helper():
-                raise RuntimeError("helpers are not tests")
-            """
-        )
-    )
+    (tests / "core" / "test_a.py").write_text(RUNNER_PROBE)
     (tests / "core" / "test_b.py").write_text("import no_such_module_itb\n")
     run = run_core_unix(
         unix_test_image, [str(tmp_path / "src"), ".frozen"], tmp_path / "run",

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -183,3 +184,24 @@ def assert_every_core_test_ran(run: CoreRun, where: str) -> None:
     assert run.summary.get("total") == len(collected), run.summary
     if all(r.status == "PASS" for r in run.results.values()):
         assert run.returncode == 0, run.stderr
+
+
+# A core test module for checking a runner itself: one pass, one failing assert (its message has a newline),
+# one error, and a helper that is not a test.
+RUNNER_PROBE = textwrap.dedent(
+    """
+    from firmware_py import units
+
+    def test_ok():
+        assert units.floor_div(-7, 2) == (-4, 1)
+
+    def test_fail():
+        assert 1 + 1 == 3, "arith\\nbroken"
+
+    def test_err():
+        raise KeyError("k")
+
+    def helper():
+        raise RuntimeError("helpers are not tests")
+    """
+)
