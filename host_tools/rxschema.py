@@ -157,8 +157,8 @@ def check_table(where: str, table: object, spec: Spec) -> dict[str, Any]:
     return table
 
 
-def parse_prescription(text: str, source: str = "<text>") -> Prescription:
-    """Read a prescription given as TOML text; every refusal names the field."""
+def _tables(text: str, source: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+    # The TOML document, its top-level keys and its tables, each checked against its schema.
     if len(text.encode("utf-8")) > MAX_RX_BYTES:
         raise bad(source, f"{len(text.encode('utf-8'))} bytes", f"is larger than {MAX_RX_BYTES} bytes")
     try:
@@ -171,7 +171,13 @@ def parse_prescription(text: str, source: str = "<text>") -> Prescription:
     for name in _REQUIRED:
         if name not in doc:
             raise bad(name, f"[{name}]", "is missing: a prescription has the tables " + ", ".join(_REQUIRED))
-    t = {name: check_table(name, doc[name], spec) for name, spec in _TABLES.items() if name in doc}
+    tables = {name: check_table(name, doc[name], spec) for name, spec in _TABLES.items() if name in doc}
+    return doc, top, tables
+
+
+def parse_prescription(text: str, source: str = "<text>") -> Prescription:
+    """Read a prescription given as TOML text; every refusal names the field."""
+    doc, top, t = _tables(text, source)
     drug, pump, patient, dose = t["drug"], t["pump"], t["patient"], t["dose"]
     if drug["name"] not in library.DRUGS:
         raise bad("drug.name", drug["name"], "is not in the drug library: " + ", ".join(library.DRUGS))

@@ -175,24 +175,7 @@ def concentration(
         pump=pump,
         fixed_flow=fixed_flow,
     )
-    fixed = {} if pm.fixed is None else {"fixed_flow_nl_per_day": pm.fixed}
-    with core_errors(
-        dose_ng_per_day=d,
-        max_flow_nl_per_day=pm.fmax,
-        min_flow_nl_per_day=pm.fmin,
-        refill_interval_s=pm.interval,
-        **fixed,
-    ):
-        ch = core_conc.choose_concentration(
-            d.base(),
-            pm.res.base(),
-            pm.fmin.base(),
-            pm.fmax.base(),
-            pm.interval.base(),
-            alarm_nl=pm.alarm.base(),
-            pump_kind=pm.pump,
-            fixed_flow_nl_per_day=None if pm.fixed is None else pm.fixed.base(),
-        )
+    ch = _choose(d, pm)
     conc_q, flow_q = qt.q(ch.conc_ng_per_ul, "ng/uL"), qt.q(ch.flow_nl_per_day, "nL/day")
     supply_q = qt.q(ch.supply_s, "s")
     return ConcentrationResult(
@@ -212,6 +195,28 @@ def concentration(
         verified=_verify_choice(d, pm, conc_q, flow_q, supply_q),
         inputs=inputs(d, pm.res, pm.alarm, pm.interval, pm.fmin, pm.fmax),
     )
+
+
+def _choose(d: Arg, pm: _Pump) -> core_conc.ConcentrationChoice:
+    # The core's choice, its errors named by the arguments the caller gave.
+    fixed = {} if pm.fixed is None else {"fixed_flow_nl_per_day": pm.fixed}
+    with core_errors(
+        dose_ng_per_day=d,
+        max_flow_nl_per_day=pm.fmax,
+        min_flow_nl_per_day=pm.fmin,
+        refill_interval_s=pm.interval,
+        **fixed,
+    ):
+        return core_conc.choose_concentration(
+            d.base(),
+            pm.res.base(),
+            pm.fmin.base(),
+            pm.fmax.base(),
+            pm.interval.base(),
+            alarm_nl=pm.alarm.base(),
+            pump_kind=pm.pump,
+            fixed_flow_nl_per_day=None if pm.fixed is None else pm.fixed.base(),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
