@@ -55,8 +55,7 @@ Calc = dict[str, Callable[[], Any]]
 
 def _float_registry() -> Any:
     # The host tools' set-up (pint without numpy, the same on-disk cache), with float magnitudes.
-    pint = qt._import_pint()
-    return pint.UnitRegistry(cache_folder=":auto:")
+    return qt.new_registry()
 
 
 def _flow() -> Calc:

@@ -15,6 +15,7 @@ with UCUM tools should use "ug".
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -63,13 +64,34 @@ def registry() -> UnitRegistry:
     """The one pint UnitRegistry of the host tools (exact Fraction arithmetic), built once and cached."""
     if _REGISTRY:
         return _REGISTRY[0]  # type: ignore[no-any-return]
-    pint = _import_pint()
-    folder = os.environ.get("ITB_PINT_CACHE", ":auto:")
-    try:
-        reg: UnitRegistry = pint.UnitRegistry(cache_folder=folder or None, non_int_type=Fraction)
-    except OSError:  # an unwritable cache folder must not stop a calculation
-        reg = pint.UnitRegistry(non_int_type=Fraction)
+    reg: UnitRegistry = new_registry(Fraction)
     _REGISTRY.append(reg)
+    return reg
+
+
+def cache_folder(pint_dir: str) -> str | None:
+    """pint's on-disk definition cache for the pint installed in `pint_dir`: `ITB_PINT_CACHE` (empty: none),
+    else one folder per pint installation under the user's cache. pint's cache records the absolute paths
+    of the definition files it parsed; one folder shared by several environments points into whichever
+    wrote it first, and fails once that one is gone (pint issue #1572)."""
+    env = os.environ.get("ITB_PINT_CACHE")
+    if env is not None:
+        return env or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    key = hashlib.sha256(os.path.realpath(pint_dir).encode()).hexdigest()[:16]
+    return os.path.join(base, "itb", "pint", key)
+
+
+def new_registry(non_int_type: type = float) -> UnitRegistry:
+    """A pint UnitRegistry set up as the host tools set it up (pint without numpy, the per-installation
+    definition cache); one that cannot use its cache is built without it."""
+    pint = _import_pint()
+    reg: UnitRegistry
+    try:
+        reg = pint.UnitRegistry(cache_folder=cache_folder(os.path.dirname(pint.__file__)),
+                                non_int_type=non_int_type)
+    except OSError:  # an unwritable or stale cache folder must not stop a calculation
+        reg = pint.UnitRegistry(non_int_type=non_int_type)
     return reg
 
 

@@ -4,8 +4,13 @@ quote the value as typed (issue 12: "20.0000001 mL" became "20 milliliter is fin
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pint
@@ -154,3 +159,34 @@ def test_json_round_trip() -> None:
 )
 def test_decimal_text_truncates(value: Fraction, decimals: int, text: str) -> None:
     assert qt.decimal_text(value, decimals) == text
+
+
+_BUILD = "from host_tools import quantities as qt; print(qt.registry()('500 mcg/day').to('ng/s').magnitude)"
+
+
+def test_a_removed_environment_does_not_break_the_pint_cache(tmp_path: Path) -> None:
+    # pint's disk cache records the absolute paths of the definition files it parsed (pint issue #1572):
+    # a cache written by another environment that has since been removed must not stop a calculation.
+    # Environment A is a copy of pint on PYTHONPATH; it builds the registry, then it is deleted.
+    env_a = tmp_path / "env_a"
+    shutil.copytree(Path(pint.__file__).parent, env_a / "pint")
+    run_env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run_env.pop("ITB_PINT_CACHE", None)
+    root = str(Path(__file__).resolve().parents[2])
+    for pythonpath, remove_after in ((f"{env_a}{os.pathsep}{root}", True), (root, False)):
+        r = subprocess.run([sys.executable, "-c", _BUILD], env={**run_env, "PYTHONPATH": pythonpath},
+                           capture_output=True, text=True, timeout=120, check=False)
+        assert r.returncode == 0 and r.stdout.strip() == "625/108", r.stderr[-800:]
+        if remove_after:
+            shutil.rmtree(env_a)
+    # each pint installation has its own cache folder, and both were written
+    assert len(list((tmp_path / "cache" / "itb" / "pint").iterdir())) == 2
+
+
+def test_the_cache_folder_follows_itb_pint_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ITB_PINT_CACHE", "")
+    assert qt.cache_folder("/x/pint") is None
+    monkeypatch.setenv("ITB_PINT_CACHE", "/tmp/itb-pint")
+    assert qt.cache_folder("/x/pint") == "/tmp/itb-pint"
+    monkeypatch.delenv("ITB_PINT_CACHE")
+    assert qt.cache_folder("/x/pint") != qt.cache_folder("/y/pint")
