@@ -15,6 +15,19 @@ from host_tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "host_tools" / "examples"
+# `itb bridge` for a 500 -> 1000 mcg/mL change at 500 mcg/day through a 0.2 mL pump; the catheter length last
+BRIDGE = (
+    "bridge",
+    "--internal-volume",
+    "0.2 mL",
+    "--old-concentration",
+    "500 mcg/mL",
+    "--new-concentration",
+    "1000 mcg/mL",
+    "--dose",
+    "500 mcg/day",
+    "--catheter-length",
+)
 
 
 @dataclass

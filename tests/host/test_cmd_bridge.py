@@ -7,20 +7,7 @@ from __future__ import annotations
 import pytest
 
 from host_tools import calc
-from tests.host.conftest import Itb
-
-BRIDGE = (
-    "bridge",
-    "--internal-volume",
-    "0.2 mL",
-    "--old-concentration",
-    "500 mcg/mL",
-    "--new-concentration",
-    "1000 mcg/mL",
-    "--dose",
-    "500 mcg/day",
-    "--catheter-length",
-)
+from tests.host.conftest import BRIDGE, Itb
 
 
 def test_bridge_numbers(itb: Itb) -> None:

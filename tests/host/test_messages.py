@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.host.conftest import EXAMPLES, Itb
+from tests.host.conftest import BRIDGE, EXAMPLES, Itb
 
 INTERNAL = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:s|ng|nl|permille|ppm|mm|per_ul|per_day|per_cm)\b")
 REPR = re.compile(r"Window\(|Fraction\(|<Quantity|Decimal\(|\bnanogram\b|\bnanoliter\b|milliliter|microgram")
@@ -18,18 +18,7 @@ REPR = re.compile(r"Window\(|Fraction\(|<Quantity|Decimal\(|\bnanogram\b|\bnanol
 R = ("rate", "--concentration", "500 mcg/mL", "--dose")
 S = ("schedule", "--dose", "500 mcg/day", "--concentration", "500 mcg/mL")
 F = ("refill", "--concentration", "500 mcg/mL", "--dose", "500 mcg/day", "--volume")
-B = (
-    "bridge",
-    "--internal-volume",
-    "0.2 mL",
-    "--old-concentration",
-    "500 mcg/mL",
-    "--new-concentration",
-    "1000 mcg/mL",
-    "--dose",
-    "500 mcg/day",
-    "--catheter-length",
-)
+B = BRIDGE
 T = ("taper", "--dose", "500 mcg/day", "--floor", "300 mcg/day")
 D = ("dilute", "--stock", "2000 mcg/mL", "--volume", "20 mL", "--target")
 
