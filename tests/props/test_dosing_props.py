@@ -74,6 +74,14 @@ def test_dilution_whole_strength_within_tolerance(
     assert d.shortfall_ppm == math.ceil(short * 1_000_000)
 
 
+def _lowest_after(dose: int, steps: int, keep: int) -> int:
+    """The lowest dose reachable from `dose` in `steps` cuts of at most (1000 - keep) permille, each
+    rounded up to the ng/day, computed with Fractions."""
+    for _ in range(steps):
+        dose = math.ceil(Fraction(dose * keep, 1_000))
+    return dose
+
+
 @PROPS
 @given(
     st.integers(min_value=12_000, max_value=2_003_000),
@@ -81,13 +89,17 @@ def test_dilution_whole_strength_within_tolerance(
     st.integers(min_value=14, max_value=28),
     st.integers(min_value=50, max_value=200),
 )
+@example(current=12_000, floor_dose=1_831, days=22, limit=82)  # the geometric path is just too steep
 def test_taper_spans_the_duration_geometric_never_too_fast(
     current: int, floor_dose: int, days: int, limit: int
 ) -> None:
     """REQ: ITB-HOL-01, ITB-DIS-01. One dose a day for every day of the duration, the last the floor, each
-    at most `limit` below the one before; refused only when the geometric ratio itself is too steep."""
+    at most `limit` below the one before; refused only when the geometric ratio itself is too steep. Each
+    dose is the geometric one rounded up, except where that would not still reach the floor in the days
+    left (then the most that does) or would cut by more than `limit` (then the cut of exactly `limit`)."""
     assume(floor_dose < current)
     p = Fraction(limit, 1_000)
+    keep = 1_000 - limit
     try:
         plan = taper_plan(current, floor_dose, days * DAY, limit)
     except RefusedError as exc:
@@ -100,8 +112,12 @@ def test_taper_spans_the_duration_geometric_never_too_fast(
     for k, (_t, dose) in enumerate(plan, start=1):
         geometric = current ** (days - k) * floor_dose**k  # the k-th dose to the power `days`, exactly
         assert floor_dose <= dose <= prev
-        assert dose**days >= geometric > (dose - 1) ** days  # the geometric dose, rounded up
-        assert dose * 1_000 >= prev * (1_000 - limit)
+        assert dose * 1_000 >= prev * keep
+        assert _lowest_after(dose, days - k, keep) <= floor_dose  # the floor is still reachable
+        if dose**days < geometric:  # below the geometric dose: only as far as reaching the floor needs
+            assert _lowest_after(dose + 1, days - k, keep) > floor_dose
+        elif (dose - 1) ** days >= geometric:  # above it: only as far as the limit needs
+            assert (dose - 1) * 1_000 < prev * keep
         prev = dose
     assert plan[-1][1] == floor_dose
 
