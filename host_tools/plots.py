@@ -31,7 +31,7 @@ from typing import Any
 from firmware_py import flow as fw_flow
 from firmware_py import refill as fw_refill
 from firmware_py import schedule as core_schedule
-from firmware_py.units import S_PER_DAY, S_PER_H, S_PER_WEEK, hhmm
+from firmware_py.units import H_PER_DAY, NG_PER_MCG, S_PER_DAY, S_PER_H, S_PER_WEEK, hhmm, per_hour
 from firmware_py.windows import Window
 from host_tools import display
 
@@ -114,7 +114,8 @@ def place_labels(ax: Any, texts: Sequence[Any], pad_px: float = 4.0) -> None:
 
 
 def _mcg_per_h(ng_per_day: int) -> float:
-    return ng_per_day / 24_000
+    # The plotted height: the one per-hour conversion (rounded down to the ng/h, as every display), in mcg.
+    return per_hour(ng_per_day)[0] / NG_PER_MCG
 
 
 def _stepped(rates: Sequence[int]) -> tuple[list[float], list[float]]:
@@ -200,7 +201,7 @@ def profile_figure(
     ax.set_xlabel("time of day")
     ax.set_ylabel("dose rate (mcg/h)")
     ax.grid(alpha=0.3)
-    right = ax.secondary_yaxis("right", functions=(lambda v: v * 24, lambda v: v / 24))
+    right = ax.secondary_yaxis("right", functions=(lambda v: v * H_PER_DAY, lambda v: v / H_PER_DAY))
     right.set_ylabel("dose rate (mcg/day)")
     flow = fw_flow.flow(base, conc_ng_per_ul)
     note = f"{conc_ng_per_ul} mcg/mL; base {display.dose(base)} = {display.ml_per_day(flow.flow_nl_per_day)}"
