@@ -38,7 +38,7 @@ def itb_command() -> list[str]:
 
 _REF = "from host_tools import quantities; quantities.registry()"
 _PARSER = "from host_tools import cli; cli.build_parser(['rate'])"
-_PINT = "from host_tools import quantities as q; q._import_pint()"
+_PINT = "from host_tools import pint_setup; pint_setup.import_pint()"
 COMMANDS: dict[str, tuple[str, list[str]]] = {
     "itb": ("`itb rate` wall time", [*itb_command(), "rate", "--dose", DOSE, "--concentration", CONC]),
     "ref": ("host tools' pint set-up", [PY, "-c", _REF]),

@@ -31,6 +31,7 @@ from firmware_py import dilution, flow
 from firmware_py.concentration import labeled_strengths
 from firmware_py.schedule import Schedule
 from firmware_py.units import NG_PER_MCG, NL_PER_ML, NL_PER_UL, S_PER_DAY
+from host_tools import pint_setup
 from host_tools import quantities as qt
 
 NAME = "core_pint"
@@ -55,7 +56,7 @@ Calc = dict[str, Callable[[], Any]]
 
 def _float_registry() -> Any:
     # The host tools' set-up (pint without numpy, the same on-disk cache), with float magnitudes.
-    return qt.new_registry()
+    return pint_setup.new_registry()
 
 
 def _flow() -> Calc:

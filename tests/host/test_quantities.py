@@ -16,6 +16,7 @@ from typing import Any
 import pint
 import pytest
 
+from host_tools import pint_setup
 from host_tools import quantities as qt
 from host_tools.errors import UsageError
 
@@ -185,8 +186,8 @@ def test_a_removed_environment_does_not_break_the_pint_cache(tmp_path: Path) -> 
 
 def test_the_cache_folder_follows_itb_pint_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ITB_PINT_CACHE", "")
-    assert qt.cache_folder("/x/pint") is None
+    assert pint_setup.cache_folder("/x/pint") is None
     monkeypatch.setenv("ITB_PINT_CACHE", "/tmp/itb-pint")
-    assert qt.cache_folder("/x/pint") == "/tmp/itb-pint"
+    assert pint_setup.cache_folder("/x/pint") == "/tmp/itb-pint"
     monkeypatch.delenv("ITB_PINT_CACHE")
-    assert qt.cache_folder("/x/pint") != qt.cache_folder("/y/pint")
+    assert pint_setup.cache_folder("/x/pint") != pint_setup.cache_folder("/y/pint")
