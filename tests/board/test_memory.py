@@ -12,8 +12,7 @@ memory. Then:
   a rig (firmware_py on CPython, the same frames, the same bench start) that never received that COM, and
   a day later both still agree: the rig kept delivering exactly;
 - the identical COM frame (same SEQ, same MAC), sent again once memory is available, is carried out: the
-  counter was not consumed (docs/board.md: "the host retries the identical frame after a moment"). Not so
-  today: an xfail (strict) below;
+  counter was not consumed (docs/board.md: "the host retries the identical frame after a moment");
 - a STG that runs out of memory (a smaller heap) changes nothing either, answered NAK MEMORY or, when it is
   the save that runs out, NAK STORE.
 """

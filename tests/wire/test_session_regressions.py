@@ -11,8 +11,7 @@ finding, each asserting the fixed behaviour.
 6. Labels with control characters are refused by the rig.
 7. A flood of ``>\\n`` brings back at most as many bytes as it sent.
 
-And two found while attacking the session layer (``xfail(strict=True)``: ``firmware_py/`` and
-``host_tools/`` are not changed here):
+And two found while attacking the session layer, fixed since:
 
 8. A rollback to ``.old`` is silent: a confirmed ``STP`` is undone by one flipped byte of ``itb_state.cur``,
    and neither ``ST`` nor ``LG`` tells a host that the rig runs an older state.
