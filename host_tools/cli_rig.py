@@ -35,6 +35,7 @@ from host_tools.errors import (
 )
 from host_tools.link import DEFAULT_TIMEOUT_S
 from host_tools.replies import LogEntry, RigStatus
+from host_tools.signals import stop_on_signals
 from host_tools.source import Source
 from host_tools.virtual_rig import DEFAULT_START_S, VIRTUAL_CONFIG, VirtualRig
 
@@ -193,8 +194,9 @@ def _cmd_rig_board(args: argparse.Namespace) -> int:
             f"itb rig: e.g. ITB_RIG_KEY_FILE={key_path} itb status --port {board.url}; Ctrl-C stops",
             flush=True,
         )
-        while board.running:
-            time.sleep(0.5)
+        with stop_on_signals():
+            while board.running:
+                time.sleep(0.5)
         print(f"itb rig: the board exited: {board.output[-3:]}", flush=True)
         return EXIT_REFUSED
     except KeyboardInterrupt:
@@ -245,7 +247,8 @@ def _cmd_rig(args: argparse.Namespace) -> int:
         print(
             f"itb rig: e.g. ITB_RIG_KEY_FILE={key_path} itb status --port {vr.url}; Ctrl-C stops", flush=True
         )
-        vr.serve_forever()
+        with stop_on_signals():
+            vr.serve_forever()
     except KeyboardInterrupt:
         print("itb rig: stopped", flush=True)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -15,12 +16,21 @@ import pytest
 from host_tools.errors import EXIT_OK
 from tests.host.rig_support import NIGHT_BOOST, ROOT, key_file_for, run_cli, served
 
+# `itb rig` as a background job of a script starts it: SIGINT ignored (inherited through exec).
+_IGNORING_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'host_tools.cli', 'rig', *sys.argv[1:]])"
+)
 
-def _start_rig_process(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], list[str]]:
+
+def _start_rig_process(
+    args: list[str], cwd: Path, *, sigint_ignored: bool = False
+) -> tuple[subprocess.Popen[str], list[str]]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("ITB_RIG_KEY_FILE", None)
+    cmd = ["-c", _IGNORING_SIGINT] if sigint_ignored else ["-m", "host_tools.cli", "rig"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "host_tools.cli", "rig", *args], cwd=cwd, env=env, text=True,
+        [sys.executable, *cmd, *args], cwd=cwd, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -64,6 +74,26 @@ def test_itb_rig_serves_and_never_prints_the_key(tmp_path: Path, transport: str)
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.mark.parametrize(("sig", "sigint_ignored"), [
+    (signal.SIGINT, True),  # a background job of a script: the rig puts Ctrl-C's handler back
+    (signal.SIGTERM, False),  # `kill %1`, a service manager: the same clean stop
+])  # fmt: skip
+def test_itb_rig_stops_cleanly_on_sigint_and_sigterm(
+    tmp_path: Path, sig: signal.Signals, sigint_ignored: bool
+) -> None:
+    proc, _lines = _start_rig_process(["--state-dir", str(tmp_path / "state"), "--tcp", "0"], ROOT,
+                                      sigint_ignored=sigint_ignored)
+    try:
+        os.killpg(proc.pid, sig)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == EXIT_OK, out
+    assert out.rstrip().endswith("itb rig: stopped"), out
 
 
 def test_key_never_in_bench_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
