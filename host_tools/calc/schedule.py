@@ -162,9 +162,11 @@ def verify_schedule(
     """Independently with pint: each window's rate holds over the window moved ``lead_s`` earlier (both
     ends); the mean daily total is the base plus each window's extra (within 1 ng per relative window and
     the 1 ng floor of the total); every step's flow is the dose over the concentration, rounded down."""
+    # Reckoned over a week whatever the core's period: a window without days, or one naming all seven,
+    # adds its extra on 7 days; the core's mean day must be the week's total over 7.
     n_days = sched.period_s // S_PER_DAY
-    day = qt.q(1, "day")
-    total = base * day * n_days
+    week_days = S_PER_WEEK // S_PER_DAY
+    total = base * qt.q(week_days, "day")
     relative = 0
     for spec in specs:
         w = spec.window
@@ -173,16 +175,16 @@ def verify_schedule(
         else:
             rate_q = base * (1 + Fraction(w.change_permille or 0, units.PERMILLE))
             relative += 1
-        days = list(w.days) if w.days is not None else (list(range(n_days)) if n_days > 1 else [0])
+        days = sorted(set(w.days)) if w.days is not None else list(range(week_days))
         total = total + (rate_q - base) * qt.q(w.length_s(), "s") * len(days)
-        for dd in days:
-            begin = (dd * S_PER_DAY + w.start_s - lead_s) % sched.period_s
+        begins = {(dd * S_PER_DAY + w.start_s - lead_s) % sched.period_s for dd in days}
+        for begin in sorted(begins):
             for t in (begin, begin + w.length_s() - S_PER_MIN):
                 got = qt.q(sched.rate_at(_phase_time(sched, t % sched.period_s)), "ng/day")
                 verify(f"lead shift of '{spec.text}'", got, rate_q, "dose rate", "floor", "1 ng/day")
     mean = qt.q(units.floor_div(sched.integral_ng_s_per_day(), S_PER_DAY * n_days)[0], "ng")
     checks = [
-        verify("daily_total", mean, total / n_days, "mass", "floor", qt.q(relative + 1, "ng")),
+        verify("daily_total", mean, total / week_days, "mass", "floor", qt.q(relative + 1, "ng")),
         Check("steps.start", "exact", "each window's start minus the lead"),
     ]
     conc_ng = qt.exact(conc, "ng/uL")

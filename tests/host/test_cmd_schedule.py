@@ -46,6 +46,25 @@ def test_ranges_and_lists_change_every_day_they_name(itb: Itb, window: str, chan
 
 
 @pytest.mark.parametrize(
+    "windows",
+    [
+        ("Mon-Sun 08:00-09:00=+10%",),
+        ("Mon,Tue,Wed,Thu,Fri,Sat,Sun 08:00-09:00=+10%",),
+        ("Tue-Mon 08:00-09:00=+10%",),
+        ("Mon-Fri 08:00-09:00=+10%", "Sat,Sun 08:00-09:00=+10%"),
+    ],
+)
+def test_windows_on_all_seven_days_verify(itb: Itb, windows: tuple[str, ...]) -> None:
+    """A new user's finding: every day named (the `Mon-Mon` refusal suggests 'Mon-Sun') gave a daily schedule
+    whose pint check counted the window's extra seven times (514.583 against 502.083 mcg), exit 1."""
+    r = itb(*SCHED, *[f"--window={w}" for w in windows], "--json")
+    assert r.rc == 0, r.err
+    doc = r.json()
+    assert doc["period"] == "daily" and doc["daily_total"] == {"value": 502.083, "unit": "mcg"}
+    assert _totals(itb, *windows) == [502.083]
+
+
+@pytest.mark.parametrize(
     ("window", "needle"),
     [
         ("Monkey 08:00-10:00=+10%", "--window: 'Monkey' is not a weekday"),
