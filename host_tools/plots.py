@@ -155,7 +155,35 @@ def _lead_pieces(start_h: float, lead_h: float) -> list[tuple[float, float]]:
     return [(p0, p1) for p0, p1 in ((x0 + 24, 24.0), (0.0, start_h)) if p1 > p0]
 
 
-def _draw_windows(ax: Any, windows: Sequence[Window], lead_s: int, top: float) -> list[Any]:
+LEAD_ROW = 0.09  # lead arrows that would touch stack upward in rows this far apart (times the highest curve)
+LEAD_GAP_H = 0.15  # the least gap between two lead arrows in one row, in hours
+LEAD_LABEL_HALF_H = 0.9  # half the width of a "2 h lead" label, in hours (the arrow's row keeps it clear)
+
+
+def _lead_rows(windows: Sequence[Window], lead_h: float) -> list[int]:
+    # Each window's row of lead arrows: the lowest whose arrows and labels it does not touch.
+    taken: list[list[tuple[float, float]]] = []
+    rows = [0] * len(windows)
+    for i in sorted(range(len(windows)), key=lambda k: windows[k].start_s):
+        pieces = _lead_pieces(windows[i].start_s / S_PER_H, lead_h)
+        p0, p1 = max(pieces, key=lambda p: p[1] - p[0])
+        mid = (p0 + p1) / 2
+        spans = [(a - LEAD_GAP_H, b + LEAD_GAP_H) for a, b in pieces]
+        spans.append((mid - LEAD_LABEL_HALF_H, mid + LEAD_LABEL_HALF_H))
+        row = next((r for r, used in enumerate(taken)
+                    if all(b <= c or a >= d for a, b in spans for c, d in used)), len(taken))
+        if row == len(taken):
+            taken.append([])
+        taken[row] += spans
+        rows[i] = row
+    return rows
+
+
+def _draw_windows(
+    ax: Any, windows: Sequence[Window], lead_s: int, top: float
+) -> tuple[list[Any], list[list[Any]], float]:
+    # The windows' spans and labels, the lead arrows (in rows that do not touch), their labels by row, and
+    # the y range needed (times the highest curve).
     labels = []
     for i, w in enumerate(windows):
         for n, (a, b) in enumerate(_spans(w.start_s, w.end_s)):
@@ -163,17 +191,21 @@ def _draw_windows(ax: Any, windows: Sequence[Window], lead_s: int, top: float) -
                        label="desired effect" if i == 0 and n == 0 else None)
         labels.append(ax.text(w.start_s / S_PER_DAY + 0.004, 0.97, _window_text(w), transform=ax.transAxes,
                               fontsize=8, color=ORANGE, va="top", in_layout=False))
-    lead_labels = []
-    for w in windows if lead_s else []:
+    rows = _lead_rows(windows, lead_s / S_PER_H) if lead_s else []
+    band = TOP_BAND + LEAD_ROW * max(rows, default=0)
+    lead_labels: list[list[Any]] = [[] for _ in range(max(rows, default=-1) + 1)]
+    for w, row in zip(windows, rows, strict=True):
         pieces = _lead_pieces(w.start_s / S_PER_H, lead_s / S_PER_H)
+        y = top * (1.08 + LEAD_ROW * row)
         for p0, p1 in pieces:
-            ax.annotate("", xy=(p0, top * 1.08), xytext=(p1, top * 1.08),
+            ax.annotate("", xy=(p0, y), xytext=(p1, y),
                         arrowprops={"arrowstyle": "->", "color": RED, "lw": 1.5})
         p0, p1 = max(pieces, key=lambda p: p[1] - p[0])
-        y = 1.1 / TOP_BAND  # just above the arrows, in axes coordinates
-        lead_labels.append(ax.text((p0 + p1) / 48, y, f"{lead_s / S_PER_H:g} h lead", transform=ax.transAxes,
-                                   color=RED, ha="center", va="bottom", fontsize=9, in_layout=False))
-    return labels + lead_labels
+        y_label = (1.1 + LEAD_ROW * row) / band  # just above the arrows, in axes coordinates
+        lead_labels[row].append(ax.text((p0 + p1) / 48, y_label, f"{lead_s / S_PER_H:g} h lead",
+                                        transform=ax.transAxes, color=RED, ha="center", va="bottom",
+                                        fontsize=9, in_layout=False))
+    return labels, lead_labels, band
 
 
 def profile_figure(
@@ -193,9 +225,9 @@ def profile_figure(
         ax.plot(xs, ys, color=BLUE if n == 0 else ORANGE, lw=2.2, label=label, ls="-" if n == 0 else "--")
     top = top or 1.0
     base = schedule_base(schedule, min(min(r) for r in profiles))
-    labels = _draw_windows(ax, windows, lead_s, top)
+    labels, lead_labels, band = _draw_windows(ax, windows, lead_s, top)
     ax.set_xlim(0, 24)
-    ax.set_ylim(0, top * TOP_BAND)
+    ax.set_ylim(0, top * band)
     ax.set_xticks(range(0, 25, 2))
     ax.set_xticklabels([f"{h:02d}:00" for h in range(0, 25, 2)], fontsize=8)
     ax.set_xlabel("time of day")
@@ -207,8 +239,9 @@ def profile_figure(
     note = f"{conc_ng_per_ul} mcg/mL; base {display.dose(base)} = {display.ml_per_day(flow.flow_nl_per_day)}"
     ax.set_title(f"{title or '24 h rate profile'}\n{note}", fontsize=10)
     legend_below(fig, [ax])
-    place_labels(ax, [t for t in labels if t.get_va() == "top"])
-    place_labels(ax, [t for t in labels if t.get_va() == "bottom"])
+    place_labels(ax, labels)
+    for row in lead_labels:
+        place_labels(ax, row)
     return fig
 
 

@@ -109,6 +109,13 @@ def layout_problems(fig: Any) -> list[str]:
         for b, bbox in labels[i + 1 :]:
             if _shrunk(abox).overlaps(_shrunk(bbox)):
                 out.append(f"labels overlap: {a.get_text()!r} and {b.get_text()!r}")
+    arrows = [a.arrow_patch.get_window_extent(r) for ax in fig.axes for a in ax.texts
+              if getattr(a, "arrow_patch", None) is not None]
+    for i, abox in enumerate(arrows):
+        out += [f"arrows touch at x={abox.x0:.0f} px" for bbox in arrows[i + 1 :]
+                if _shrunk(abox).overlaps(_shrunk(bbox))]
+        out += [f"over an arrow: {t.get_text()!r}" for t, box in labels
+                if _shrunk(abox).overlaps(_shrunk(box))]
     return out
 
 
@@ -126,6 +133,46 @@ def test_program_pictures_of_every_example(name: str) -> None:
     _check(plots.profile_figure(p.schedule, s.windows, s.lead_s, p.conc_ng_per_ul, title=s.label))
     _check(plots.reservoir_figure(p.schedule, p.conc_ng_per_ul, p.reservoir_nl, p.alarm_nl,
                                   start_s=s.fill_start_s or 0, title=s.label))
+
+
+CROWDED = """
+label = "five short windows close together"
+fill_date = 2025-03-03
+[drug]
+name = "baclofen"
+concentration = "500 mcg/mL"
+[pump]
+kind = "programmable"
+reservoir = "20 mL"
+alarm_volume = "2 mL"
+min_step = "30 min"
+internal_volume = "0.2 mL"
+catheter_length = "50 cm"
+[patient]
+origin = "spinal"
+age = 34
+[dose]
+base = "500 mcg/day"
+phase = "transfer"
+[start]
+previous = "500 mcg/day"
+reason = "pump replaced"
+""" + "".join(f'[[window]]\neffect = "{e}"\nchange = "{c}"\n' for e, c in [
+    ("06:00-07:00", "+10%"), ("07:30-08:30", "+20%"), ("09:00-10:00", "-10%"), ("10:30-11:30", "+30%"),
+    ("23:00-23:45", "+25%"), ("00:30-01:00", "+10%"),
+])  # fmt: skip
+
+
+def test_lead_arrows_of_close_windows_stack_apart(tmp_path: Path) -> None:
+    """A new user's finding: the 2 h lead arrows of windows 30 min apart joined into one line from 04:00 to
+    10:30, with the labels of a second row on it. Arrows that would touch now take rows of their own."""
+    f = tmp_path / "crowded.toml"
+    f.write_text(CROWDED)
+    s = rx.load_source(f)
+    p = s.program
+    fig = plots.profile_figure(p.schedule, s.windows, s.lead_s, p.conc_ng_per_ul, title=s.label)
+    assert len({round(a.xy[1], 6) for a in fig.axes[0].texts if getattr(a, "arrow_patch", None)}) >= 2
+    _check(fig)
 
 
 def test_the_refused_example_has_no_picture() -> None:
