@@ -141,8 +141,9 @@ def _day_profiles(schedule: core_schedule.Schedule) -> dict[tuple[int, ...], lis
 
 
 def _window_text(w: Window) -> str:
-    what = (f"{w.change_permille / 10:+g} %" if w.change_permille is not None
-            else f"{(w.dose_ng_per_day or 0) / 1000:g} mcg/day")
+    p = w.change_permille
+    what = (("+" if p > 0 else "") + display.percent(p)) if p is not None else display.mcg_per_day(
+        w.dose_ng_per_day or 0)
     days = ",".join(core_schedule.DAY_NAMES[d] for d in w.days) + " " if w.days else ""
     return f"{days}effect {hhmm(w.start_s)}-{hhmm(w.end_s)} {what}"
 
