@@ -14,7 +14,7 @@ from firmware_py.errors import InputError, RefusedError
 from firmware_py.flow import require_conc
 from firmware_py.record import Record
 from firmware_py.screening import screening_conc
-from firmware_py.units import NL_PER_ML, PERCENT, PPM, ceil_div, floor_div
+from firmware_py.units import NL_PER_ML, NL_PER_UL, PERCENT, PPM, ceil_div, floor_div
 
 
 def default_tolerance_ppm() -> int:
@@ -69,10 +69,14 @@ def _shortfall_ppm(target: int, achieved: int) -> int:
     return ceil_div((target - achieved) * PPM, target)[0]
 
 
+SEARCH_PART = 4  # other final volumes are looked for within 1/4 (25 %) of the one asked for
+
+
 def _suggest(stock: int, target: int, final: int, res: int, tol: int) -> int | None:
-    # The final volume nearest the one asked for (within 25 %) at which the target is met within tolerance.
+    # The final volume nearest the one asked for (within 1/SEARCH_PART of it) at which the target is met
+    # within tolerance.
     best = None
-    for i in range(1, final // res // 4 + 1):
+    for i in range(1, final // res // SEARCH_PART + 1):
         for f in (final - i * res, final + i * res):
             if f <= 0:
                 continue
@@ -85,6 +89,22 @@ def _suggest(stock: int, target: int, final: int, res: int, tol: int) -> int | N
     return None
 
 
+FINER = tuple(m * d for d in (1, 10, PERCENT) for m in (1, 2, 5))[1:-2]  # the 1-2-5 series: 2, 5, ... 100
+
+
+def _finer(stock: int, target: int, final: int, res: int, tol: int) -> int | None:
+    # The coarsest measuring step finer than `res` (res / 2, / 5, / 10, ..., at least 1 uL) at which the
+    # final volume asked for meets the target within tolerance.
+    for div in FINER:
+        r = res // div
+        if r < NL_PER_UL or r * div != res or final % r:
+            continue
+        k = _plan(stock, target, final, r)[0]
+        if k > 0 and _shortfall_ppm(target, stock * k * r // final) <= tol:
+            return r
+    return None
+
+
 def _not_within(stock: int, target: int, final: int, res: int, *, tol: int, step: int,
                 achieved: int | None) -> RefusedError:
     # ITB-DIL-01: the nearest whole strength below the target is short of it by more than the tolerance.
@@ -93,6 +113,11 @@ def _not_within(stock: int, target: int, final: int, res: int, *, tol: int, step
     got = "nothing at or below the target" if achieved is None else str(achieved) + " mcg/mL"
     alt = _suggest(stock, target, final, res, tol)
     hint = "" if alt is None else "; a final volume of " + units.fmt_scaled(alt, NL_PER_ML, 3) + " mL works"
+    finer = _finer(stock, target, final, res, tol) if alt is None else None
+    if finer is not None:
+        hint = ("; no final volume within " + str(PERCENT // SEARCH_PART) + " % works, but "
+                + units.fmt_scaled(final, NL_PER_ML, 3)
+                + " mL measured in steps of " + units.fmt_scaled(finer, NL_PER_ML, 3) + " mL does")
     return RefusedError("target_conc_ng_per_ul", target,
                         "cannot be made within " + units.fmt_scaled(tol, PPM // PERCENT, 4) + " %: " + where
                         + "; the nearest below is " + got + hint, ["ITB-DIL-01"])

@@ -44,6 +44,13 @@ def test_dilute_shortfall_beyond_the_tolerance_is_refused() -> None:
     exc = raises(RefusedError, dilution.dilute, 2_000, 750, 18 * ML)
     assert "700 mcg/mL" in str(exc) and "17.600 mL works" in str(exc)
     assert dilution.dilute(2_000, 750, 17_600_000).achieved_conc_ng_per_ul == 750
+    # 1990 in 20 mL at 1 mL steps: strengths come in steps of 100, and no final volume from 15 to 25 mL
+    # reaches 1 % (1 mL steps in f mL give steps of 2000 / f mcg/mL); 0.2 mL steps do: 19.8 mL of stock,
+    # 1980 mcg/mL, 0.5 % short. The hint names them (and they do work).
+    exc = raises(RefusedError, dilution.dilute, 2_000, 1_990, 20 * ML, ML)
+    assert "1900 mcg/mL" in str(exc) and "no final volume within 25 % works" in str(exc)
+    assert "20.000 mL measured in steps of 0.200 mL does" in str(exc)
+    assert dilution.dilute(2_000, 1_990, 20 * ML, 200_000).achieved_conc_ng_per_ul == 1_980
     # The tolerance boundary: 505 from 1000 in 2 mL at 0.1 mL: 20 steps, whole strengths in steps of 50;
     # 500 is 5/505 = 9900.99 ppm short -> 9901, allowed at 1 % and at 9901 ppm, refused at 9900.
     assert dilution.dilute(1_000, 505, 2 * ML).shortfall_ppm == 9_901
