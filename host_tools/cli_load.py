@@ -22,7 +22,6 @@ from host_tools.cli_rig import (
     err,
     load_source,
     print_json,
-    program_json,
     rig_options,
     rig_session,
     rig_time,
@@ -123,8 +122,8 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
         if args.json:
             print_json(
                 {
-                    "old": program_json(old, old_data),
-                    "new": program_json(new, data),
+                    "old": display.program_json(old, old_data),
+                    "new": display.program_json(new, data),
                     "refill": None if refill is None else vars(refill),
                     "result": result.to_json(),
                 }

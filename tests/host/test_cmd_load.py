@@ -48,7 +48,8 @@ def test_load_yes_then_status_readback_log_json(tmp_path: Path) -> None:
         code, out, _ = run_cli(["readback", "--json", "--port", vr.url])  # read-only: no key needed
         doc = json.loads(out)["program"]
         assert code == 0 and doc["id"] == st["prog"] and pg.short_id(doc["encoding"].encode()) == st["prog"]
-        assert [s["per_hour"] for s in doc["steps"]] == ["20.833 mcg/h", "25 mcg/h"]
+        per_hour = [{"value": 20.833, "unit": "mcg/h"}, {"value": 25, "unit": "mcg/h"}]
+        assert [s["per_hour"] for s in doc["steps"]] == per_hour
         code, out, _ = run_cli(["log", "--json", "--port", vr.url])
         kinds = [e["kind"] for e in json.loads(out)]
         assert code == 0 and "commit" in kinds and "refill" in kinds
