@@ -104,3 +104,14 @@ def check(value: object, shape: object, named: dict[str, Any], path: str = "$") 
 def _short(value: object) -> str:
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def quantities(value: object, path: str = "$", key: str = "") -> list[tuple[str, str, str]]:
+    """(path, key, unit) of every quantity in ``value``."""
+    if isinstance(value, dict):
+        if _is_quantity(value):
+            return [(path, key, value["unit"])]
+        return [q for k, v in value.items() for q in quantities(v, f"{path}.{k}", k)]
+    if isinstance(value, list):
+        return [q for i, v in enumerate(value) for q in quantities(v, f"{path}[{i}]", key)]
+    return []

@@ -16,13 +16,16 @@ import pytest
 from host_tools import cli, trace
 from host_tools.bench import run_bench
 from tests.host.conftest import BRIDGE, EXAMPLES, ROOT
-from tests.host.json_shapes import blocks, check
+from tests.host.json_shapes import blocks, check, quantities
 from tests.host.rig_support import NIGHT_BOOST, client_for, encoded, key_file_for, run_cli, served
 from tests.host.test_cli_contract import _commands
 
 TEXT = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
 SHAPES = blocks(TEXT)
 NAMED = {**SHAPES.get("JSON output", {}), **SHAPES}
+# The units of the JSON quantities (docs/cli.md, "JSON output": the display units of "Precision")
+UNITS = ("mcg/day", "mcg/h", "mcg", "mL/day", "uL/h", "mL", "mcg/mL", "cm", "percent", "day", "h", "min")
+OTHER_UNITS = {"dropped_per_day": "ng/day"}  # below the display resolution
 
 CALC: list[tuple[str, ...]] = [
     ("rate", "--dose", "500 mcg/day", "--concentration", "500 mcg/mL"),
@@ -60,7 +63,14 @@ def _drift(command: str, doc: object, argv: object = "") -> list[str]:
     assert shape is not None, f"docs/cli.md: section 'itb {command}' has no json shape block"
     if command == "monitor":  # JSON lines: one status object a line
         shape = [shape]
-    return [f"itb {command} {argv}: {p}" if argv else f"itb {command}: {p}" for p in check(doc, shape, NAMED)]
+    drift = check(doc, shape, NAMED) + [f"{path}: unit {unit!r}" for path, key, unit in quantities(doc)
+                                         if unit not in UNITS and OTHER_UNITS.get(key) != unit]
+    return [f"itb {command} {argv}: {p}" if argv else f"itb {command}: {p}" for p in drift]
+
+
+def test_the_json_units_are_the_documented_ones() -> None:
+    text = TEXT.split("\n## JSON output\n")[1].split("\n## ")[0]
+    assert [u for u in (*UNITS, *OTHER_UNITS.values()) if f"`{u}`" not in text] == []
 
 
 def test_every_command_with_json_has_a_shape_block() -> None:
@@ -176,3 +186,4 @@ def test_the_checker_catches_the_drift_it_is_for() -> None:
     assert check({**ok, "b": ["1"]}, shape, NAMED) == ['$.b[0]: string "1", documented integer']
     bad_program = {**ok, "e": {"id": "x"}}
     assert "$.e: no key 'steps'" in check(bad_program, shape, NAMED)
+    assert quantities({"a": [{"value": 1, "unit": "ng"}], "b": 2}) == [("$.a[0]", "a", "ng")]
