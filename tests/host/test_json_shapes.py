@@ -125,10 +125,11 @@ def test_rig_command_json_has_the_documented_shape(tmp_path: Path) -> None:
             c.advance(30 * 86_400)  # past the low alarm and empty: their log entries
         second = _json(["load", str(change), "--yes", "--fill", "--json", *port])  # old set, a bridge bolus
         drift += _drift("load", second, "change")
+        assert first["bridge"] is None and second["bridge"]["given"] is True, second["bridge"]
         with client_for(vr) as c:
             c.advance(86_400)  # the bridge bolus done
         third = _json(["load", str(change), "--yes", "--json", *port])  # the same strength: no refill
-        assert third["refill"] is None and third["result"]["pocket"] is None, third
+        assert third["refill"] is None and third["result"]["pocket"] is None and third["bridge"] is None
         drift += _drift("load", third, "again")
         drift += _drift("status", _json(["status", "--json", *port]))
         readback = _json(["readback", "--json", *port])
