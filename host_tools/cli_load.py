@@ -22,14 +22,13 @@ from host_tools.cli_rig import (
     err,
     load_source,
     print_json,
-    program_json,
     rig_options,
     rig_session,
     rig_time,
 )
 from host_tools.client import RigClient, describe
 from host_tools.errors import EXIT_OK, EXIT_REFUSED, InterruptedLoadError, RefusedError, UsageError
-from host_tools.replies import Refill, RigRefusedError, RigStatus
+from host_tools.replies import BolusAck, Refill, RigRefusedError, RigStatus
 
 
 def _stdin_isatty() -> bool:
@@ -121,27 +120,38 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
             state = client.state_after_failure(st.prog, fw_program.short_id(data))
             raise InterruptedLoadError(f"interrupted during the load (rig left running: {state})") from None
         if args.json:
-            print_json(
-                {
-                    "old": program_json(old, old_data),
-                    "new": program_json(new, data),
-                    "refill": None if refill is None else vars(refill),
-                    "result": result.to_json(),
-                }
-            )
-        else:
-            print(
-                f"loaded program {result.new_prog} (was {result.old_prog or 'none'}) at rig time "
-                f"{rig_time(result.t_commit_s)}; verified: the rig runs program {result.new_prog} and "
-                f"{len(data[result.sample_offset : result.sample_offset + 32])} bytes read back at offset "
-                f"{result.sample_offset} match"
-            )
-            if result.pocket:
-                print("  pocket fill suspected: the measured residual differs from the rig's expected one "
-                      "by more than the threshold (ITB-REF-02)")
+            doc: dict[str, Any] = {
+                "old": display.program_json(old, old_data), "new": display.program_json(new, data),
+                "refill": None if refill is None else vars(refill), "result": result.to_json(),
+                "bridge": None,
+            }
+            ack: BolusAck | None = None
+            try:
+                ack = _give_bridge(client, bridge, as_json=True) if bridge is not None else None
+            finally:  # the load stands whatever became of the bolus: its JSON is written
+                if bridge is not None:
+                    doc["bridge"] = _bridge_json(bridge, ack)
+                print_json(doc)
+            return EXIT_OK
+        print(
+            f"loaded program {result.new_prog} (was {result.old_prog or 'none'}) at rig time "
+            f"{rig_time(result.t_commit_s)}; verified: the rig runs program {result.new_prog} and "
+            f"{len(data[result.sample_offset : result.sample_offset + 32])} bytes read back at offset "
+            f"{result.sample_offset} match"
+        )
+        if result.pocket:
+            print("  pocket fill suspected: the measured residual differs from the rig's expected one "
+                  "by more than the threshold (ITB-REF-02)")
         if bridge is not None:
             _give_bridge(client, bridge, args.json)
     return EXIT_OK
+
+
+def _bridge_json(bridge: tuple[int, int], ack: BolusAck | None) -> dict[str, Any]:
+    # The bridge bolus planned (volume, duration) and, when the rig ran it, until when and at what rate.
+    return {"volume_nl": bridge[0], "duration_s": bridge[1], "given": ack is not None,
+            "t_end_s": None if ack is None else ack.t_end_s,
+            "rate_ng_per_day": None if ack is None else ack.rate_ng_per_day}
 
 
 def _bridge_plan(client: RigClient, new: fw_program.Program, old_conc: int, t_s: int) -> tuple[int, int]:
@@ -155,17 +165,18 @@ def _bridge_plan(client: RigClient, new: fw_program.Program, old_conc: int, t_s:
     return dead, fw_bridge.bolus_duration_s(dead, old_conc, new.schedule.rate_at(t_s))
 
 
-def _give_bridge(client: RigClient, bridge: tuple[int, int], as_json: bool) -> None:
+def _give_bridge(client: RigClient, bridge: tuple[int, int], as_json: bool) -> BolusAck | None:
     try:
         ack = client.bolus(*bridge)
     except RigRefusedError as exc:
         # The load stands; the bolus did not run (e.g. it would cross a step of the schedule).
         err(f"itb: the bridge bolus was refused ({exc}); the old drug in the tubing reaches the patient "
              "at the new flow until it has cleared")
-        return
+        return None
     if not as_json:
         print(f"bridge bolus running until rig time {rig_time(ack.t_end_s)} at "
               f"{display.dose(ack.rate_ng_per_day)}")
+    return ack
 
 
 def _cmd_bench(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None = None) -> int:

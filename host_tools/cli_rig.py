@@ -23,7 +23,6 @@ from firmware_py import config as fw_config
 from firmware_py import program as fw_program
 from firmware_py import units
 from firmware_py.rig import ROLLBACK
-from firmware_py.schedule import rows as schedule_rows
 from host_tools import display, keys
 from host_tools.client import DEFAULT_RETRIES, RigClient
 from host_tools.errors import (
@@ -59,25 +58,6 @@ def rig_time(t_s: int | None) -> str:
     if t_s is None:
         return "-"
     return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def program_json(p: fw_program.Program | None, data: bytes | None) -> dict[str, Any] | None:
-    if p is None or data is None:
-        return None
-    return {
-        "id": fw_program.short_id(data),
-        "checksum": fw_program.checksum(data),
-        "encoding": data.decode("ascii"),
-        "label": p.label,
-        "concentration": {"value": p.conc_ng_per_ul, "unit": "mcg/mL"},
-        "phase": p.phase,
-        "steps": [
-            {"start": a, "end": b, "dose_ng_per_day": d, "per_day": display.mcg_per_day(d),
-             "per_hour": display.mcg_per_hour(d)}
-            for a, b, d in schedule_rows(p.schedule)
-        ],
-        "daily_total_ng": [p.schedule.day_total(i)[0] for i in range(p.schedule.period_s // units.S_PER_DAY)],
-    }
 
 
 def status_lines(st: RigStatus, client: RigClient) -> list[str]:
@@ -276,7 +256,7 @@ def _cmd_readback(args: argparse.Namespace) -> int:
             data = client.readback()
             prog = fw_program.decode(data)
         if args.json:
-            print_json({"prog": st.prog, "program": program_json(prog, data)})
+            print_json({"prog": st.prog, "program": display.program_json(prog, data)})
         else:
             for k, v in display.program_rows(prog, data):
                 print(f"{k:<14} {display.shown(v)}")

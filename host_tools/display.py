@@ -9,12 +9,15 @@ shows as "< 0.001 mcg/h", never rounded up. Durations are truncated to the minut
 alarm is never shown later than it sounds). Trailing zeros are dropped.
 
 Everything here works on the core's integers, so the rig commands can call it without pint:
-:func:`dose`, :func:`flow`, :func:`step_rows` and :func:`program_rows` (the side-by-side view).
+:func:`dose`, :func:`flow`, :func:`step_rows` and :func:`program_rows` (the side-by-side view), and
+:func:`program_json` (a program as `itb readback --json` and `itb load --json` write it, its quantities
+``{"value", "unit"}`` in the display units, as ``host_tools.quantities.to_json`` writes them).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 from firmware_py import library, units
 from firmware_py import program as fw_program
@@ -222,3 +225,39 @@ def side_by_side(
         a, b = o.get(k, "-"), n.get(k, "-")
         lines.append(f"{'*' if a != b else ' '} {k:<{width}}  {a:<{col}}  {b}")
     return "\n".join(lines)
+
+
+# -- programs as JSON (`itb readback`, `itb load`) -----------------------------------------------------------
+
+
+def quantity_json(value: int, per: int, unit: str) -> dict[str, Any]:
+    """``{"value": value / per, "unit": unit}``, as ``quantities.to_json`` writes it without pint: exact when
+    a whole number of ``unit``, otherwise the nearest double."""
+    v = Fraction(value, per)
+    return {"value": v.numerator if v.denominator == 1 else float(v), "unit": unit}
+
+
+def rate_json(ng_per_day: int) -> dict[str, Any]:
+    """A dose rate per day and per hour (the per-day value over 24 h, rounded down), in mcg/day and mcg/h."""
+    return {"per_day": quantity_json(ng_per_day, NG_PER_MCG, "mcg/day"),
+            "per_hour": quantity_json(units.per_hour(ng_per_day)[0], NG_PER_MCG, "mcg/h")}
+
+
+def program_json(p: fw_program.Program | None, data: bytes | None) -> dict[str, Any] | None:
+    """A program read from a rig or to be loaded (docs/cli.md, `itb readback`): its ids, the encoding, and
+    every step as the program file states it (a constant rate 00:00-24:00)."""
+    if p is None or data is None:
+        return None
+    return {
+        "id": fw_program.short_id(data),
+        "checksum": fw_program.checksum(data),
+        "encoding": data.decode("ascii"),
+        "label": p.label,
+        "concentration": quantity_json(p.conc_ng_per_ul, 1, "mcg/mL"),
+        "phase": p.phase,
+        "steps": [
+            {"start": a, "end": END_OF_DAY if a == b else b, "dose_ng_per_day": d, **rate_json(d)}
+            for a, b, d in schedule_rows(p.schedule)
+        ],
+        "daily_total_ng": [p.schedule.day_total(i)[0] for i in range(p.schedule.period_s // S_PER_DAY)],
+    }

@@ -175,7 +175,26 @@ class LogEntry:
         return cls(int(parts[0]), int(parts[1]), parts[2], detail)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The entry with its details typed (docs/cli.md, `itb log`): amounts, times and counts as integers,
+        the flags `pocket` and `rf` as booleans, a program `none` as null, the rest as the rig's text."""
+        return {"index": self.index, "t_s": self.t_s, "kind": self.kind,
+                "detail": {k: _log_value(self, k, v) for k, v in self.detail.items()}}
+
+
+LOG_INTEGERS = ("nl", "conc", "exp", "meas", "s", "old", "res_nl", "n")  # docs/protocol.md, `LG`
+LOG_FLAGS = ("pocket", "rf")
+
+
+def _log_value(e: LogEntry, key: str, text: str) -> object:
+    if key in LOG_INTEGERS:
+        if not text.isdigit() or len(text) > 15:
+            raise RigReplyError(f"bad reply: log entry {e.index} {key}:{text[:24]!r} is not a whole number")
+        return int(text)
+    if key in LOG_FLAGS:
+        if text not in ("0", "1"):
+            raise RigReplyError(f"bad reply: log entry {e.index} {key}:{text[:24]!r} is not 0 or 1")
+        return text == "1"
+    return None if key == "prog" and text == "none" else text
 
 
 @dataclass(frozen=True)

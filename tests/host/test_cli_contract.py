@@ -1,6 +1,8 @@
 """docs/cli.md is the contract of the whole `itb` command: walking the real argparse parser, every command
 has a section, every flag and argument of it is in that section (or in "Common options"), every exit code is
-in the table, and every JSON key the rig, bench, example, plot and trace commands write is in its section."""
+in the table, and every JSON key the rig, bench, example, plot and trace commands write is in its section.
+These look for key names only, anywhere in the section: the structure (nesting, the kind of each value) is
+tests/host/test_json_shapes.py's, against the section's `json shape` block."""
 
 from __future__ import annotations
 

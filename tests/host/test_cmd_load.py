@@ -48,7 +48,8 @@ def test_load_yes_then_status_readback_log_json(tmp_path: Path) -> None:
         code, out, _ = run_cli(["readback", "--json", "--port", vr.url])  # read-only: no key needed
         doc = json.loads(out)["program"]
         assert code == 0 and doc["id"] == st["prog"] and pg.short_id(doc["encoding"].encode()) == st["prog"]
-        assert [s["per_hour"] for s in doc["steps"]] == ["20.833 mcg/h", "25 mcg/h"]
+        per_hour = [{"value": 20.833, "unit": "mcg/h"}, {"value": 25, "unit": "mcg/h"}]
+        assert [s["per_hour"] for s in doc["steps"]] == per_hour
         code, out, _ = run_cli(["log", "--json", "--port", vr.url])
         kinds = [e["kind"] for e in json.loads(out)]
         assert code == 0 and "commit" in kinds and "refill" in kinds
@@ -122,3 +123,42 @@ def test_a_concentration_change_gives_the_bridge_bolus(tmp_path: Path) -> None:
         code, out, err = run_cli(["load", str(rx), "--residual", "1 mL", "--port", vr.url, "--yes",
                                   "--key-file", str(kf)])
         assert code == EXIT_USAGE and "--residual" in err and "--fill" in err
+
+
+@pytest.mark.parametrize("failure", [None, "refused", "link"])
+def test_load_json_says_what_became_of_the_bridge_bolus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str | None
+) -> None:
+    # `itb load --json` after a change of concentration: the bolus in `bridge` (docs/cli.md); when the rig
+    # refuses it or the link fails, the load stands, `given` is false and the JSON is still written.
+    from host_tools.client import RigClient  # noqa: PLC0415
+    from host_tools.errors import EXIT_COMM, CommError  # noqa: PLC0415
+    from host_tools.replies import RigRefusedError  # noqa: PLC0415
+    from tests.core import support as fixtures  # noqa: PLC0415
+
+    def fails(*_args: object) -> object:
+        if failure == "refused":
+            raise RigRefusedError("BOL", "RULE", {})
+        raise CommError("no reply")
+
+    with served("tcp") as vr:
+        kf = key_file_for(vr, tmp_path)
+        first = pg.encode(fixtures.program(600_000, "transfer", 500, age_years=47))
+        with RigClient.connect(vr.url, vr.key) as c:
+            c.load(first, Refill(20_000_000, 500, 0))
+        if failure is not None:
+            monkeypatch.setattr(RigClient, "bolus", fails)
+        rx = NIGHT_BOOST.parent / "concentration-change.toml"
+        code, out, err = run_cli(["load", str(rx), "--yes", "--fill", "--json", "--port", vr.url,
+                                  "--key-file", str(kf)])
+        assert code == (EXIT_COMM if failure == "link" else EXIT_OK), err
+        doc = json.loads(out)
+        assert doc["result"]["new_prog"] == vr.rig.status().prog
+        bridge = doc["bridge"]
+        assert bridge["volume_nl"] == 330_000 and bridge["given"] is (failure is None), bridge
+        if failure is None:
+            assert bridge["t_end_s"] > doc["result"]["t_commit_s"] and bridge["rate_ng_per_day"] <= 600_000
+            assert vr.rig.status().bolus_nl > 0
+        else:
+            assert bridge["t_end_s"] is None and bridge["rate_ng_per_day"] is None
+            assert ("bridge bolus was refused" if failure == "refused" else "no reply") in err

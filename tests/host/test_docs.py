@@ -1,5 +1,6 @@
 """docs/cli.md documents every calculation command, every JSON key they write, the warnings (with their rule
-IDs) and the precision policy; the defaults it quotes are the library's."""
+IDs) and the precision policy; the defaults it quotes are the library's. The JSON keys are looked for by
+name anywhere in the file; their structure and kinds are checked by tests/host/test_json_shapes.py."""
 
 from __future__ import annotations
 
