@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from fractions import Fraction
 
 from firmware_py import library, units
@@ -126,6 +127,7 @@ class WindowSpec:
     field: str
     text: str
     window: Window
+    dose: qt.Arg | None = dc_field(default=None, compare=False, repr=False)  # a dose rate as typed
 
     def to_json(self) -> dict[str, object]:
         """Structured, so a program file is read back without re-parsing text (``window_from_json``)."""
@@ -186,15 +188,16 @@ def window(
     if start_s == end_s % S_PER_DAY:
         raise bad(field, text, "is empty or a whole day long; a window is shorter than 24 h")
     is_percent = isinstance(change, str) and change.rstrip().endswith("%") if dose is None else not dose
-    permille, rate = None, None
+    permille, rate, typed = None, None, None
     if is_percent:
         permille = percent_permille(field, str(change), signed=True)
         if permille <= -PERMILLE:
             raise bad(field, text, "would stop therapy: a change must be above -100 %", ["ITB-DIS-01"])
     else:
-        rate = qt.arg(field, change, "dose rate").base()
+        typed = qt.arg(field, change, "dose rate")
+        rate = typed.base()
     return WindowSpec(
-        field, text.strip(), Window(start_s, end_s, permille, rate, list(days) if days else None)
+        field, text.strip(), Window(start_s, end_s, permille, rate, list(days) if days else None), typed
     )
 
 

@@ -137,6 +137,15 @@ class Arg:
         hour = _unit("h")
         return any(_negative(power) and _unit(name) == hour for name, power in self.qty.units._units.items())
 
+    @property
+    def in_mg(self) -> bool:
+        """True when typed in milligrams ("500 mg/day"), not mcg."""
+        if self.derived:
+            return False
+        mg = _unit("mg")
+        units = self.qty.units._units.items()
+        return any(not _negative(power) and _unit(name) == mg for name, power in units)
+
 
 def _negative(power: object) -> bool:
     return isinstance(power, (int, Fraction, float)) and power < 0

@@ -11,7 +11,7 @@ from firmware_py import flow as core_flow
 from firmware_py import library, units
 from host_tools import display
 from host_tools import quantities as qt
-from host_tools.calc.checks import dose_cautions
+from host_tools.calc.checks import dose_cautions, flow_cautions, screening_cautions
 from host_tools.calc.common import (
     Caution,
     Group,
@@ -91,7 +91,9 @@ def rate(dose: QLike, concentration: QLike, *, origin: object = None, age: objec
         flow_per_hour=per_hour(f.flow_nl_per_day, "uL/h", "nL/h"),
         dropped_per_day=shown(dropped, "ng/day"),
         group=grp,
-        warnings=dose_cautions(dose_ng, grp, a=d),
+        warnings=dose_cautions(dose_ng, grp, a=d)
+        + flow_cautions(f.flow_nl_per_day, "flow")
+        + screening_cautions(c),
         rule_ids=["ITB-CON-03"],
         verified=checks,
         inputs=inputs(d, c),

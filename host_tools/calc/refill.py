@@ -9,7 +9,7 @@ from firmware_py import refill as core_refill
 from firmware_py.schedule import Schedule
 from host_tools import display
 from host_tools import quantities as qt
-from host_tools.calc.checks import dose_cautions
+from host_tools.calc.checks import dose_cautions, screening_cautions
 from host_tools.calc.common import (
     Caution,
     Group,
@@ -104,7 +104,7 @@ def refill(
         alarm_now=bool(f.alarm_now),
         refill_overdue=bool(f.refill_overdue),
         group=grp,
-        warnings=cautions,
+        warnings=cautions + screening_cautions(c),
         rule_ids=["ITB-REF-01"],
         verified=checks,
         inputs=inputs(*[a for a in (v, c, d, alarm) if a is not None]),
