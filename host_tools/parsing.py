@@ -179,14 +179,17 @@ def window(
     *,
     days: tuple[int, ...] | None,
     dose: bool | None = None,
+    span_field: str | None = None,
 ) -> WindowSpec:
     """A WindowSpec from its parts: ``span`` ("HH:MM", "HH:MM"); ``dose`` True: ``change`` is a dose rate,
-    None: decide from the text."""
-    start_s, end_s = _hhmm(field, span[0]), _hhmm(field, span[1])
+    None: decide from the text; ``span_field`` names the span where it has its own field (``effect``)."""
+    at = field if span_field is None else span_field
+    start_s, end_s = _hhmm(at, span[0]), _hhmm(at, span[1])
+    span_text = text if span_field is None else f"{span[0]}-{span[1]}"
     if start_s == S_PER_DAY:
-        raise bad(field, text, "starts at 24:00; a window starts between 00:00 and 23:59")
+        raise bad(at, span_text, "starts at 24:00; a window starts between 00:00 and 23:59")
     if start_s == end_s % S_PER_DAY:
-        raise bad(field, text, "is empty or a whole day long; a window is shorter than 24 h")
+        raise bad(at, span_text, "is empty or a whole day long; a window is shorter than 24 h")
     is_percent = isinstance(change, str) and change.rstrip().endswith("%") if dose is None else not dose
     permille, rate, typed = None, None, None
     if is_percent:
@@ -222,7 +225,13 @@ def window_table(field: str, item: dict[str, object]) -> WindowSpec:
         if not isinstance(change, str):
             raise bad(f"{field}.change", change, "is not a signed percentage such as '+25%'")
         return window(
-            f"{field}.change", effect + "=" + change, (m.group(1), m.group(2)), change, days=days, dose=False
+            f"{field}.change",
+            effect + "=" + change,
+            (m.group(1), m.group(2)),
+            change,
+            days=days,
+            dose=False,
+            span_field=f"{field}.effect",
         )
     return window(
         f"{field}.dose",
@@ -231,6 +240,7 @@ def window_table(field: str, item: dict[str, object]) -> WindowSpec:
         item["dose"],
         days=days,
         dose=True,
+        span_field=f"{field}.effect",
     )
 
 
