@@ -9,6 +9,7 @@ from fractions import Fraction
 from firmware_py import concentration as core_conc
 from firmware_py import flow as core_flow
 from firmware_py import library, units
+from firmware_py.errors import ItbError
 from host_tools import display
 from host_tools import quantities as qt
 from host_tools.calc.checks import dose_cautions, flow_cautions, screening_cautions
@@ -21,11 +22,13 @@ from host_tools.calc.common import (
     core_errors,
     dose_arg,
     group,
+    humanize,
     shown,
     unwrap,
 )
 from host_tools.calc.defaults import DEFAULT_MAX_FLOW, DEFAULT_MIN_FLOW, DEFAULT_REFILL_INTERVAL, default
 from host_tools.calc.verify import Check, claim, verify
+from host_tools.errors import RefusedError
 from host_tools.quantities import Arg, Quantity, bad
 
 
@@ -138,12 +141,26 @@ def reservoir_arg(name: str, value: QLike) -> Arg:
     return a
 
 
-def alarm_arg(name: str, value: QLike | None, below: Arg) -> Arg:
-    """The low-reservoir alarm volume (default ITB-REF-01's), below the volume ``below``."""
+def alarm_arg(name: str, value: QLike | None, below: Arg | None) -> Arg:
+    """The low-reservoir alarm volume (default ITB-REF-01's): above zero and below the reservoir ``below``
+    (None: a reservoir of unstated size, so below ITB-PMP-01's largest): it sounds before empty."""
     a = qt.arg(name, default("alarm_volume") if value is None else value, "volume", allow_zero=True)
-    if a.base() >= below.base():
-        raise bad(a.name, a.text, f"is not below {below.name} '{below.text}'; the alarm sounds before empty")
+    top = below.base() if below is not None else largest_reservoir()
+    if not 0 < a.base() < top:
+        limit = f"{below.name} '{below.text}'" if below else f"the largest reservoir, {display.ml(top)}"
+        raise bad(
+            a.name,
+            a.text,
+            f"is not above 0 mL and below {limit}: the low-reservoir alarm sounds before the reservoir is "
+            "empty",
+            ["ITB-REF-01"],
+        )
     return a
+
+
+def largest_reservoir() -> int:
+    """ITB-PMP-01's largest reservoir, nL: no reservoir holds more."""
+    return max(library.param_tuple("ITB-PMP-01", "reservoirs_nl"))
 
 
 def concentration(
@@ -200,18 +217,29 @@ def concentration(
 
 
 def _choose(d: Arg, pm: _Pump) -> core_conc.ConcentrationChoice:
-    # The core's choice, its errors named by the arguments the caller gave.
+    # The core's choice, its errors named by the arguments the caller gave; a refill interval the usable
+    # volume cannot last is a refusal (ITB-REF-01) on either pump kind, with what would work.
+    try:
+        return _core_choice(d, pm)
+    except ItbError as exc:
+        if exc.field != "refill_interval_s":
+            raise
+        lasts = _lasts(d, pm)
+        ids = list(dict.fromkeys([*exc.rule_ids, "ITB-REF-01"]))
+        raise RefusedError("", None, _interval_text(d, pm, exc.reason, lasts), ids) from None
+
+
+def _core_choice(d: Arg, pm: _Pump, res: int | None = None) -> core_conc.ConcentrationChoice:
     fixed = {} if pm.fixed is None else {"fixed_flow_nl_per_day": pm.fixed}
     with core_errors(
         dose_ng_per_day=d,
         max_flow_nl_per_day=pm.fmax,
         min_flow_nl_per_day=pm.fmin,
-        refill_interval_s=pm.interval,
         **fixed,
     ):
         return core_conc.choose_concentration(
             d.base(),
-            pm.res.base(),
+            pm.res.base() if res is None else res,
             pm.fmin.base(),
             pm.fmax.base(),
             pm.interval.base(),
@@ -219,6 +247,35 @@ def _choose(d: Arg, pm: _Pump) -> core_conc.ConcentrationChoice:
             pump_kind=pm.pump,
             fixed_flow_nl_per_day=None if pm.fixed is None else pm.fixed.base(),
         )
+
+
+def _lasts(d: Arg, pm: _Pump) -> int:
+    # How long the usable volume lasts at the strongest strength (or the fixed flow), rounded down to 1 s.
+    usable = pm.res.base() - pm.alarm.base()
+    if pm.fixed is not None:
+        return usable * units.S_PER_DAY // pm.fixed.base()
+    top = library.param("ITB-CON-04", "max_conc_ng_per_ul")
+    return usable * top * units.S_PER_DAY // (d.base() * units.PG_PER_NG)
+
+
+def _interval_text(d: Arg, pm: _Pump, reason: str, lasts_s: int) -> str:
+    """The refusal of a refill interval, in the user's words: the interval (said to be the default when it
+    is), what the usable volume lasts, and a reservoir of ITB-PMP-01 that lasts it, if one does."""
+    given = pm.interval
+    default_note = " (the default)" if given.text == default("refill_interval") else ""
+    reason = humanize(reason, {})
+    fits = []
+    for size in library.param_tuple("ITB-PMP-01", "reservoirs_nl"):
+        if size > pm.res.base() and pm.alarm.base() < size:
+            try:
+                _core_choice(d, pm, size)
+            except ItbError:
+                continue
+            fits.append(f"{pm.res.name} '{display.ml(size)}'")
+    hint = f"; it lasts {display.duration(lasts_s)}: give a shorter {given.name}"
+    if fits:
+        hint += " or " + " or ".join(fits)
+    return f"{given.name}: '{given.text}'{default_note} {reason}{hint}"
 
 
 @dataclasses.dataclass(frozen=True)

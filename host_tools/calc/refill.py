@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from firmware_py import library
 from firmware_py import refill as core_refill
 from firmware_py.schedule import Schedule
 from host_tools import display
@@ -21,7 +22,7 @@ from host_tools.calc.common import (
     group,
     shown,
 )
-from host_tools.calc.flow import alarm_arg, inputs
+from host_tools.calc.flow import alarm_arg, inputs, largest_reservoir
 from host_tools.calc.verify import Check, verify
 from host_tools.quantities import Arg, Quantity, bad
 
@@ -71,7 +72,8 @@ def refill(
     """
     grp = group(origin, age)
     v, c = qt.arg("volume", volume, "volume", allow_zero=True), conc_arg("concentration", concentration)
-    alarm = alarm_arg("alarm_volume", alarm_volume, _above_zero(v))
+    _in_a_reservoir(v)
+    alarm = alarm_arg("alarm_volume", alarm_volume, None)  # at or below it: the alarm sounds now
     d: Arg | None = None
     rate: int | Schedule
     if isinstance(dose, Schedule):
@@ -101,7 +103,7 @@ def refill(
         days_to_refill=shown(qt.q(f.refill_at_s - f.start_s, "s"), "day"),
         whole_days_to_alarm=f.alarm_in_days,
         whole_days_to_empty=f.empty_in_days,
-        alarm_now=bool(f.alarm_now),
+        alarm_now=bool(f.alarm_now) or f.alarm_in_s == 0,  # at the alarm level, or due within the second
         refill_overdue=bool(f.refill_overdue),
         group=grp,
         warnings=cautions + screening_cautions(c),
@@ -114,10 +116,17 @@ def refill(
     )
 
 
-def _above_zero(v: Arg) -> Arg:
+def _in_a_reservoir(v: Arg) -> None:
     if v.base() == 0:
         raise bad(v.name, v.text, "is empty; nothing to forecast")
-    return v
+    sizes = library.param_tuple("ITB-PMP-01", "reservoirs_nl")
+    if v.base() > largest_reservoir():
+        raise bad(
+            v.name,
+            v.text,
+            "is more than a pump holds; reservoirs hold " + " or ".join(display.ml(s) for s in sizes),
+            ["ITB-PMP-01"],
+        )
 
 
 def _time_for_drug(sched: Schedule, drug: Quantity, start_s: int) -> Quantity:
