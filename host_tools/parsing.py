@@ -20,6 +20,7 @@ from firmware_py.errors import ItbError
 from firmware_py.schedule import DAY_NAMES
 from firmware_py.units import PERCENT, PERMILLE, S_PER_DAY
 from firmware_py.windows import Window
+from host_tools import qtext
 from host_tools import quantities as qt
 from host_tools.quantities import bad
 
@@ -97,13 +98,22 @@ def _hhmm(field: str, text: str) -> int:
         raise bad(field, text, "is not a time of day HH:MM between 00:00 and 24:00") from None
 
 
-_PERCENT_RE = re.compile(r"\s*([+-]?)\s*(\d{1,6}(?:\.\d{1,6})?)\s*%\s*")
+_PERCENT_RE = re.compile(r"\s*([+-]?)\s*([0-9]{1,6}(?:\.[0-9]{1,6})?)\s*%\s*")
+_PCT_RE = re.compile(r"\s*([+-]?)\s*([0-9.]+)\s*(?:pct|percent|per\s*cent)\s*", re.IGNORECASE)
 
 
 def percent_permille(field: str, text: str, *, signed: bool) -> int:
     """ "+20%" -> 200, "-12.5%" -> -125; ``signed``: the sign is required (a change), else refused (a
     size)."""
+    digit = qtext.non_ascii_digit(text)
+    if digit is not None:
+        raise bad(field, text, digit)
     m = _PERCENT_RE.fullmatch(text)
+    pct = _PCT_RE.fullmatch(text) if m is None else None
+    if pct is not None:
+        sign, number = pct.groups()
+        written = f"'{sign}{number}%'" if sign or not signed else f"'+{number}%' or '-{number}%'"
+        raise bad(field, text, f"is not a percentage; write {written}")
     if m is None:
         example = "'+25%' or '-12%'" if signed else "'12%'"
         raise bad(field, text, f"is not a percentage; write {example}")
@@ -151,7 +161,7 @@ def change_text(permille: int) -> str:
     return ("+" if permille > 0 else "-") + str(whole) + (f".{tenth}" if tenth else "") + "%"
 
 
-_SPAN_RE = re.compile(r"(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
+_SPAN_RE = re.compile(r"([0-9]{1,2}:[0-9]{2})\s*-\s*([0-9]{1,2}:[0-9]{2})\s*$")
 
 
 def parse_window(field: str, text: str) -> WindowSpec:
@@ -162,6 +172,9 @@ def parse_window(field: str, text: str) -> WindowSpec:
             text,
             "is not a window; write HH:MM-HH:MM=+25%, HH:MM-HH:MM=600 mcg/day or Mon-Fri HH:MM-HH:MM=+12%",
         )
+    digit = qtext.non_ascii_digit(text)
+    if digit is not None:
+        raise bad(field, text, digit)
     left, change = text.split("=", 1)
     m = _SPAN_RE.search(left)
     if m is None:
@@ -191,6 +204,8 @@ def window(
     if start_s == end_s % S_PER_DAY:
         raise bad(at, span_text, "is empty or a whole day long; a window is shorter than 24 h")
     is_percent = isinstance(change, str) and change.rstrip().endswith("%") if dose is None else not dose
+    if dose is None and isinstance(change, str) and _PCT_RE.fullmatch(change):
+        is_percent = True  # "+20pct": refused as a percentage, not read as pico-carat
     permille, rate, typed = None, None, None
     if is_percent:
         permille = percent_permille(field, str(change), signed=True)
@@ -214,7 +229,9 @@ def window_from_json(field: str, obj: object) -> WindowSpec:
 def window_table(field: str, item: dict[str, object]) -> WindowSpec:
     """A window from its keys: effect "HH:MM-HH:MM", change "+20%" or dose "600 mcg/day", days [names]."""
     effect = str(item["effect"])
-    m = re.fullmatch(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", effect)
+    m = re.fullmatch(r"\s*([0-9]{1,2}:[0-9]{2})\s*-\s*([0-9]{1,2}:[0-9]{2})\s*", effect)
+    if m is None and qtext.non_ascii_digit(effect):
+        raise bad(f"{field}.effect", effect, str(qtext.non_ascii_digit(effect)))
     if m is None:
         raise bad(f"{field}.effect", effect, "is not a time span HH:MM-HH:MM")
     if ("change" in item) == ("dose" in item):
