@@ -33,8 +33,8 @@ from host_tools import calc, dates, display, flex, outfile, progfile
 from host_tools import quantities as qt
 from host_tools.calc.bridge import catheter_mm, internal_arg
 from host_tools.calc.checks import slip_cautions
+from host_tools.calc.choice import alarm_arg, reservoir_arg
 from host_tools.calc.common import Caution, Group, conc_arg, refusal
-from host_tools.calc.flow import alarm_arg, reservoir_arg
 from host_tools.calc.schedule import Step, steps_of
 from host_tools.calc.start import check_screening
 from host_tools.errors import VerificationError

@@ -11,6 +11,7 @@ from firmware_py.schedule import Schedule
 from host_tools import display
 from host_tools import quantities as qt
 from host_tools.calc.checks import dose_cautions, screening_cautions
+from host_tools.calc.choice import alarm_arg, largest_reservoir
 from host_tools.calc.common import (
     Caution,
     Group,
@@ -22,7 +23,7 @@ from host_tools.calc.common import (
     group,
     shown,
 )
-from host_tools.calc.flow import alarm_arg, inputs, largest_reservoir
+from host_tools.calc.flow import inputs
 from host_tools.calc.verify import Check, verify
 from host_tools.quantities import Arg, Quantity, bad
 

@@ -32,7 +32,7 @@ def test_a_constant_flow_pump_refuses_the_interval_alike(itb: Itb) -> None:
 
 def test_no_reservoir_is_suggested_when_none_lasts(itb: Itb) -> None:
     line = itb("concentration", "--dose", "3000 mcg/day", "--reservoir", "40 mL").one_line_error(1)
-    assert line.endswith("give a shorter --refill-interval [ITB-CON-04, ITB-REF-01]"), line
+    assert "give a shorter --refill-interval [ITB-CON-04, ITB-REF-01]" in line and "--reservoir" not in line
 
 
 def test_a_zero_alarm_volume_is_refused(itb: Itb) -> None:
@@ -70,3 +70,20 @@ def test_a_volume_no_pump_holds_is_refused(itb: Itb) -> None:
         2, "--volume: '50 mL' is more than a pump holds; reservoirs hold 20 mL or 40 mL [ITB-PMP-01]"
     )
     assert itb(*REFILL, "--volume", "40 mL").rc == 0
+
+
+def test_a_refused_concentration_carries_the_dose_slip_and_the_default(itb: Itb) -> None:
+    """REQ: ITB-CON-04. '500 mg/day' was refused quoting the default --max-flow as if typed, no mg hint."""
+    line = itb("concentration", "--dose", "500 mg/day").one_line_error(1, "[ITB-CON-04]")
+    assert line.startswith("itb: --max-flow: '24 mL/day' (the default) is too low for this dose"), line
+    assert "warning: --dose '500 mg/day' is 500000 mcg/day; in mcg/day the same number is 500 mcg/day" in line
+    line = itb("concentration", "--dose", "62.5 mcg/h").one_line_error(1, "[ITB-CON-04, ITB-REF-01]")
+    assert "a per-hour dose typed for a per-day one?" in line
+
+
+def test_a_dilution_to_the_screening_strength_is_warned_about(itb: Itb) -> None:
+    """REQ: ITB-SCR-05. dilute said 'program this strength' for 50 mcg/mL, which program build refuses."""
+    r = itb("dilute", "--stock", "500 mcg/mL", "--target", "50 mcg/mL", "--volume", "20 mL")
+    assert r.rc == 0 and "the achieved 50 mcg/mL is the screening strength" in r.err
+    assert "[ITB-SCR-05]" in r.err
+    assert calc.dilute("2000 mcg/mL", "750 mcg/mL", "20 mL").warnings == []
