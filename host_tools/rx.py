@@ -236,7 +236,10 @@ def _decide(
     if d.refusals or d.needs_override:
         # A refusal is all the user sees: it carries the slips that explain it (a per-hour dose, a decimal
         # point), and not a note that calls a transfer's step allowed when nothing rose.
-        text = "; ".join([f"{rx.source}: {_refusal_text(rx, prog, d)}"] + [f"warning: {c}" for c in slips])
+        # The decision's own warnings (an escalation) too: its message leaves them out of a refusal.
+        warned = [Caution(rid, t.removesuffix(f" [{rid}]")) for rid, t in d.warnings] if d.refusals else []
+        extra = [f"warning: {c}" for c in warned + slips]
+        text = "; ".join([f"{rx.source}: {_refusal_text(rx, prog, d)}", *extra])
         if d.refusals:
             raise refusal(text, d.rule_ids())
         raise refusal(

@@ -78,6 +78,15 @@ def test_program_build_refusal_names_a_per_hour_previous_dose(itb: Itb, tmp_path
     assert "below the usual" not in line and "allowed" not in line
 
 
+def test_a_refused_titration_rx_carries_the_escalation_and_the_slip(itb: Itb, tmp_path: Path) -> None:
+    """REQ: ITB-ESC-01. As `itb titrate`: the envelope's warnings and the slip are in the one error line."""
+    text = (EXAMPLES / "refused-titration.toml").read_text()
+    path = tmp_path / "rx.toml"
+    path.write_text(text.replace('base = "700 mcg/day"', 'base = "650 mcg/h"'))
+    line = itb("program", "build", str(path)).one_line_error(1, "refused: titration")
+    assert "[ITB-ESC-01]" in line and "dose.base '650 mcg/h' is 15600 mcg/day" in line and PER_HOUR in line
+
+
 def test_program_build_warns_about_a_window_dose_typed_per_hour(itb: Itb, tmp_path: Path) -> None:
     path = tmp_path / "rx.toml"
     path.write_text(NIGHT.replace('change = "+20%"', 'dose = "25 mcg/h"'))
