@@ -63,18 +63,17 @@ def refill(
     origin: object = None,
     age: object = None,
 ) -> RefillResult:
-    """Days until the low-reservoir alarm (default 2 mL left) and until empty, for ``volume`` at
-    ``concentration``; ``dose`` is a daily dose or a core Schedule (``start_s``, the fill time in rig
-    seconds, then places the fill in the schedule's day or week).
+    """Days until the low-reservoir alarm (default 2 mL left; at or below it, it sounds now) and until
+    empty, for ``volume`` at ``concentration``; ``dose`` is a daily dose or a core Schedule (``start_s``, the
+    fill time in rig seconds, then places the fill in the schedule's day or week).
 
     >>> r = refill("20 mL", "500 mcg/mL", "500 mcg/day")
     >>> r.whole_days_to_alarm, r.whole_days_to_empty
     (18, 20)
     """
     grp = group(origin, age)
-    v, c = qt.arg("volume", volume, "volume", allow_zero=True), conc_arg("concentration", concentration)
-    _in_a_reservoir(v)
-    alarm = alarm_arg("alarm_volume", alarm_volume, None)  # at or below it: the alarm sounds now
+    v = _in_a_reservoir(qt.arg("volume", volume, "volume", allow_zero=True))
+    c, alarm = conc_arg("concentration", concentration), alarm_arg("alarm_volume", alarm_volume, None)
     d: Arg | None = None
     rate: int | Schedule
     if isinstance(dose, Schedule):
@@ -117,7 +116,7 @@ def refill(
     )
 
 
-def _in_a_reservoir(v: Arg) -> None:
+def _in_a_reservoir(v: Arg) -> Arg:
     if v.base() == 0:
         raise bad(v.name, v.text, "is empty; nothing to forecast")
     sizes = library.param_tuple("ITB-PMP-01", "reservoirs_nl")
@@ -128,6 +127,7 @@ def _in_a_reservoir(v: Arg) -> None:
             "is more than a pump holds; reservoirs hold " + " or ".join(display.ml(s) for s in sizes),
             ["ITB-PMP-01"],
         )
+    return v
 
 
 def _time_for_drug(sched: Schedule, drug: Quantity, start_s: int) -> Quantity:
