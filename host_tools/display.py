@@ -6,7 +6,8 @@ in mL/day to 0.000001 (1 nL/day), a volume in mL to 0.000001 (1 nL), a concentra
 figures come from the per-day value through the one conversion, ``firmware_py.units.per_hour`` (rounded
 down: never more drug than the per-day value), and are shown to 1 ng/h or 1 nL/h; a non-zero rate below that
 shows as "< 0.001 mcg/h", never rounded up. Durations are truncated to the minute ("18 days 4 h 32 min": an
-alarm is never shown later than it sounds). Trailing zeros are dropped.
+alarm is never shown later than it sounds); one under a minute but not zero is "< 1 min". Trailing zeros are
+dropped.
 
 Everything here works on the core's integers, so the rig commands can call it without pint:
 :func:`dose`, :func:`flow`, :func:`step_rows` and :func:`program_rows` (the side-by-side view), and
@@ -115,7 +116,10 @@ def percent(permille: int) -> str:
 
 
 def duration(seconds: int) -> str:
-    """Truncated to the minute: "18 days 4 h 32 min", "2 h", "45 min", "0 min"."""
+    """Truncated to the minute: "18 days 4 h 32 min", "2 h", "45 min", "0 min"; a non-zero duration under a
+    minute is "< 1 min" (an alarm due within the minute is not "in 0 min", nor shown late)."""
+    if 0 < seconds < S_PER_MIN:
+        return "< 1 min"
     days, rest = divmod(max(seconds, 0), S_PER_DAY)
     hours, rest = divmod(rest, S_PER_H)
     minutes = rest // S_PER_MIN

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from fractions import Fraction
 
 from firmware_py import library, units
@@ -19,6 +20,7 @@ from firmware_py.errors import ItbError
 from firmware_py.schedule import DAY_NAMES
 from firmware_py.units import PERCENT, PERMILLE, S_PER_DAY
 from firmware_py.windows import Window
+from host_tools import qtext
 from host_tools import quantities as qt
 from host_tools.quantities import bad
 
@@ -96,13 +98,22 @@ def _hhmm(field: str, text: str) -> int:
         raise bad(field, text, "is not a time of day HH:MM between 00:00 and 24:00") from None
 
 
-_PERCENT_RE = re.compile(r"\s*([+-]?)\s*(\d{1,6}(?:\.\d{1,6})?)\s*%\s*")
+_PERCENT_RE = re.compile(r"\s*([+-]?)\s*([0-9]{1,6}(?:\.[0-9]{1,6})?)\s*%\s*")
+_PCT_RE = re.compile(r"\s*([+-]?)\s*([0-9.]+)\s*(?:pct|percent|per\s*cent)\s*", re.IGNORECASE)
 
 
 def percent_permille(field: str, text: str, *, signed: bool) -> int:
     """ "+20%" -> 200, "-12.5%" -> -125; ``signed``: the sign is required (a change), else refused (a
     size)."""
+    digit = qtext.non_ascii_digit(text)
+    if digit is not None:
+        raise bad(field, text, digit)
     m = _PERCENT_RE.fullmatch(text)
+    pct = _PCT_RE.fullmatch(text) if m is None else None
+    if pct is not None:
+        sign, number = pct.groups()
+        written = f"'{sign}{number}%'" if sign or not signed else f"'+{number}%' or '-{number}%'"
+        raise bad(field, text, f"is not a percentage; write {written}")
     if m is None:
         example = "'+25%' or '-12%'" if signed else "'12%'"
         raise bad(field, text, f"is not a percentage; write {example}")
@@ -126,6 +137,7 @@ class WindowSpec:
     field: str
     text: str
     window: Window
+    dose: qt.Arg | None = dc_field(default=None, compare=False, repr=False)  # a dose rate as typed
 
     def to_json(self) -> dict[str, object]:
         """Structured, so a program file is read back without re-parsing text (``window_from_json``)."""
@@ -149,7 +161,7 @@ def change_text(permille: int) -> str:
     return ("+" if permille > 0 else "-") + str(whole) + (f".{tenth}" if tenth else "") + "%"
 
 
-_SPAN_RE = re.compile(r"(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
+_SPAN_RE = re.compile(r"([0-9]{1,2}:[0-9]{2})\s*-\s*([0-9]{1,2}:[0-9]{2})\s*$")
 
 
 def parse_window(field: str, text: str) -> WindowSpec:
@@ -160,6 +172,9 @@ def parse_window(field: str, text: str) -> WindowSpec:
             text,
             "is not a window; write HH:MM-HH:MM=+25%, HH:MM-HH:MM=600 mcg/day or Mon-Fri HH:MM-HH:MM=+12%",
         )
+    digit = qtext.non_ascii_digit(text)
+    if digit is not None:
+        raise bad(field, text, digit)
     left, change = text.split("=", 1)
     m = _SPAN_RE.search(left)
     if m is None:
@@ -177,24 +192,30 @@ def window(
     *,
     days: tuple[int, ...] | None,
     dose: bool | None = None,
+    span_field: str | None = None,
 ) -> WindowSpec:
     """A WindowSpec from its parts: ``span`` ("HH:MM", "HH:MM"); ``dose`` True: ``change`` is a dose rate,
-    None: decide from the text."""
-    start_s, end_s = _hhmm(field, span[0]), _hhmm(field, span[1])
+    None: decide from the text; ``span_field`` names the span where it has its own field (``effect``)."""
+    at = field if span_field is None else span_field
+    start_s, end_s = _hhmm(at, span[0]), _hhmm(at, span[1])
+    span_text = text if span_field is None else f"{span[0]}-{span[1]}"
     if start_s == S_PER_DAY:
-        raise bad(field, text, "starts at 24:00; a window starts between 00:00 and 23:59")
+        raise bad(at, span_text, "starts at 24:00; a window starts between 00:00 and 23:59")
     if start_s == end_s % S_PER_DAY:
-        raise bad(field, text, "is empty or a whole day long; a window is shorter than 24 h")
+        raise bad(at, span_text, "is empty or a whole day long; a window is shorter than 24 h")
     is_percent = isinstance(change, str) and change.rstrip().endswith("%") if dose is None else not dose
-    permille, rate = None, None
+    if dose is None and isinstance(change, str) and _PCT_RE.fullmatch(change):
+        is_percent = True  # "+20pct": refused as a percentage, not read as pico-carat
+    permille, rate, typed = None, None, None
     if is_percent:
         permille = percent_permille(field, str(change), signed=True)
         if permille <= -PERMILLE:
             raise bad(field, text, "would stop therapy: a change must be above -100 %", ["ITB-DIS-01"])
     else:
-        rate = qt.arg(field, change, "dose rate").base()
+        typed = qt.arg(field, change, "dose rate")
+        rate = typed.base()
     return WindowSpec(
-        field, text.strip(), Window(start_s, end_s, permille, rate, list(days) if days else None)
+        field, text.strip(), Window(start_s, end_s, permille, rate, list(days) if days else None), typed
     )
 
 
@@ -208,7 +229,9 @@ def window_from_json(field: str, obj: object) -> WindowSpec:
 def window_table(field: str, item: dict[str, object]) -> WindowSpec:
     """A window from its keys: effect "HH:MM-HH:MM", change "+20%" or dose "600 mcg/day", days [names]."""
     effect = str(item["effect"])
-    m = re.fullmatch(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", effect)
+    m = re.fullmatch(r"\s*([0-9]{1,2}:[0-9]{2})\s*-\s*([0-9]{1,2}:[0-9]{2})\s*", effect)
+    if m is None and qtext.non_ascii_digit(effect):
+        raise bad(f"{field}.effect", effect, str(qtext.non_ascii_digit(effect)))
     if m is None:
         raise bad(f"{field}.effect", effect, "is not a time span HH:MM-HH:MM")
     if ("change" in item) == ("dose" in item):
@@ -219,7 +242,13 @@ def window_table(field: str, item: dict[str, object]) -> WindowSpec:
         if not isinstance(change, str):
             raise bad(f"{field}.change", change, "is not a signed percentage such as '+25%'")
         return window(
-            f"{field}.change", effect + "=" + change, (m.group(1), m.group(2)), change, days=days, dose=False
+            f"{field}.change",
+            effect + "=" + change,
+            (m.group(1), m.group(2)),
+            change,
+            days=days,
+            dose=False,
+            span_field=f"{field}.effect",
         )
     return window(
         f"{field}.dose",
@@ -228,6 +257,7 @@ def window_table(field: str, item: dict[str, object]) -> WindowSpec:
         item["dose"],
         days=days,
         dose=True,
+        span_field=f"{field}.effect",
     )
 
 

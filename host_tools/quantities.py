@@ -21,6 +21,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from host_tools import qtext
 from host_tools.errors import UsageError
 from host_tools.pint_setup import registry
 
@@ -86,6 +87,7 @@ _AMBIGUOUS_WORDS = {
     "gr": "'gr' is grain in pint but gram to many readers; write g, mg or mcg",
     "m": "'m' may be metre or minute; write min for minutes",
     "M": "'M' is molar or mega; write m for milli",
+    "pct": "'pct' is pico-carat (a mass) in pint; write % for a percent",
 }
 _AMBIGUOUS_UNITS = {
     "month": "a month has no fixed length; write days",
@@ -94,7 +96,7 @@ _AMBIGUOUS_UNITS = {
 }
 _BIG_PREFIXES = ("mega", "giga", "tera", "peta", "exa")
 
-_NUMBER = r"[+-]?(?:\d{1,15}(?:\.\d{0,12})?|\.\d{1,12})(?:[eE][+-]?\d{1,2})?"
+_NUMBER = r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]{0,12})?|\.[0-9]{1,12})(?:[eE][+-]?[0-9]{1,2})?"  # qtext.MAX_*
 _WORD = r"[A-Za-zµμ]+"
 _UNIT = rf"{_WORD}(?:\s*[/*·]\s*{_WORD}|\s+per\s+{_WORD})*"
 # NUMBER UNIT, optionally "/ NUMBER UNIT": a vial label ("40 mg/20 mL") or a per-period dose ("500 mcg/24h").
@@ -137,6 +139,15 @@ class Arg:
         hour = _unit("h")
         return any(_negative(power) and _unit(name) == hour for name, power in self.qty.units._units.items())
 
+    @property
+    def in_mg(self) -> bool:
+        """True when typed in milligrams ("500 mg/day"), not mcg."""
+        if self.derived:
+            return False
+        mg = _unit("mg")
+        units = self.qty.units._units.items()
+        return any(not _negative(power) and _unit(name) == mg for name, power in units)
+
 
 def _negative(power: object) -> bool:
     return isinstance(power, (int, Fraction, float)) and power < 0
@@ -162,8 +173,10 @@ def _parse_units(name: str, text: str, unit_text: str, spec: Kind) -> Any:
     try:
         units = _unit(pint_text)
     except Exception:  # pint raises UndefinedUnitError, DefinitionSyntaxError, AttributeError, ...
+        word = next((w for w in _word_list(unit_text) if w != "per" and not _known(w)), unit_text)
+        where = "" if word == unit_text else f" in '{unit_text}'"
         raise bad(
-            name, text, f"has an unknown unit '{unit_text}'; write a {spec.name} such as '{spec.example}'"
+            name, text, f"has an unknown unit '{word}'{where}; write a {spec.name} such as '{spec.example}'"
         ) from None
     for unit_name in units._units:
         reason = _AMBIGUOUS_UNITS.get(unit_name)
@@ -174,14 +187,28 @@ def _parse_units(name: str, text: str, unit_text: str, spec: Kind) -> Any:
     return units
 
 
+def _known(word: str) -> bool:
+    try:
+        _unit(word)
+    except Exception:  # as in _parse_units
+        return False
+    return True
+
+
 def _read(name: str, text: str, spec: Kind) -> tuple[Quantity, bool]:
     if len(text) > _MAX_TEXT:
         raise bad(name, text[:_MAX_TEXT] + "...", f"is longer than {_MAX_TEXT} characters")
-    m = _QUANTITY_RE.fullmatch(text)
+    reason = qtext.non_ascii_digit(text)
+    m = _QUANTITY_RE.fullmatch(text) if reason is None else None
     if m is None:
+        reason = reason or qtext.number_reason(text, spec.name)
+        if reason is not None:
+            raise bad(name, text, reason)
         hint = " (use a decimal point, not a comma)" if "," in text else ""
         raise bad(name, text, f"is not a {spec.name}{hint}; write a number and a unit, e.g. '{spec.example}'")
     number, unit_text, below, below_unit = m.groups()
+    if not unit_text and below is not None:
+        raise bad(name, text, qtext.fraction_reason(number, below, below_unit or "", spec.name, spec.example))
     if not unit_text:
         raise bad(name, text, f"is a bare number; a {spec.name} needs a unit, e.g. '{spec.example}'")
     reg = registry()

@@ -27,13 +27,14 @@ from firmware_py.config import Config
 from firmware_py.decision import Decision
 from firmware_py.errors import ItbError
 from firmware_py.program import Program
-from firmware_py.schedule import Schedule
+from firmware_py.schedule import Schedule, segments
+from firmware_py.units import S_PER_DAY
 from host_tools import calc, dates, display, flex, outfile, progfile
 from host_tools import quantities as qt
 from host_tools.calc.bridge import catheter_mm, internal_arg
-from host_tools.calc.checks import dose_cautions
+from host_tools.calc.checks import slip_cautions
+from host_tools.calc.choice import alarm_arg, reservoir_arg
 from host_tools.calc.common import Caution, Group, conc_arg, refusal
-from host_tools.calc.flow import alarm_arg, reservoir_arg
 from host_tools.calc.schedule import Step, steps_of
 from host_tools.calc.start import check_screening
 from host_tools.errors import VerificationError
@@ -215,7 +216,15 @@ def _problem(rx: Prescription, field: str, exc: Exception) -> Exception:
     return exc
 
 
-def _decide(rx: Prescription, prog: Program, cfg: Config, previous: Schedule | None, now_s: int) -> Decision:
+def _decide(
+    rx: Prescription,
+    prog: Program,
+    cfg: Config,
+    previous: Schedule | None,
+    now_s: int,
+    *,
+    slips: list[Caution],
+) -> Decision:
     p = rx.previous
     history = envelope.stated_history(
         now_s,
@@ -224,15 +233,48 @@ def _decide(rx: Prescription, prog: Program, cfg: Config, previous: Schedule | N
         None if p is None or p.since_start is None else p.since_start.base(),
     )
     d = envelope.decide(history, previous, envelope.Commit(prog), cfg, now_s)
-    if d.refusals:
-        raise refusal(f"{rx.source}: {d.message()}", d.rule_ids())
-    if d.needs_override:
+    if d.refusals or d.needs_override:
+        # A refusal is all the user sees: it carries the slips that explain it (a per-hour dose, a decimal
+        # point), and not a note that calls a transfer's step allowed when nothing rose.
+        # The decision's own warnings (an escalation) too: its message leaves them out of a refusal.
+        warned = [Caution(rid, t.removesuffix(f" [{rid}]")) for rid, t in d.warnings] if d.refusals else []
+        extra = [f"warning: {c}" for c in warned + slips]
+        text = "; ".join([f"{rx.source}: {_refusal_text(rx, prog, d)}", *extra])
+        if d.refusals:
+            raise refusal(text, d.rule_ids())
         raise refusal(
-            f"{rx.source}: {d.message()}; add an [[override]] with rule and reason for "
-            + ", ".join(d.needs_override),
+            f"{text}; add an [[override]] with rule and reason for " + ", ".join(d.needs_override),
             d.rule_ids(),
         )
     return d
+
+
+def _refusal_text(rx: Prescription, prog: Program, d: Decision) -> str:
+    # The decision's message without the increase band's "below the usual step (allowed, more cautious)"
+    # note on a transfer that raises the stated dose nowhere: there was no step up to call small.
+    if prog.phase != library.TRANSFER:
+        return d.message()
+    stated = Schedule(S_PER_DAY, [(0, prog.previous_ng_per_day)])
+    if any(r[1] > r[0] for _a, _b, r in segments([stated, prog.schedule])):
+        return d.message()
+    band = library.step_rule(rx.origin, rx.age_years, library.TRANSFER)
+    shown = Decision(d.summary)
+    shown.refusals, shown.warnings, shown.needs_override = d.refusals, d.warnings, d.needs_override
+    shown.overridden, shown.notes = d.overridden, [n for n in d.notes if n[0] != band]
+    return shown.message()
+
+
+def typed_doses(rx: Prescription) -> list[qt.Arg]:
+    """Every dose the prescription states as typed: dose.base, start.previous, previous.base, and each
+    window's dose (the slips are checked in each)."""
+    out = [rx.base]
+    if rx.start is not None and rx.start.previous is not None:
+        out.append(rx.start.previous)
+    windows = list(rx.windows)
+    if rx.previous is not None:
+        out.append(rx.previous.base)
+        windows += rx.previous.windows
+    return out + [w.dose for w in windows if w.dose is not None]
 
 
 def build_program(rx: Prescription) -> BuiltProgram:
@@ -243,15 +285,15 @@ def build_program(rx: Prescription) -> BuiltProgram:
     prog = _program(rx, cfg, conc, sched)
     now_s = dates.day_start_s(rx.fill_date)
     previous = _previous_schedule(rx)
-    decision = _decide(rx, prog, cfg, previous, now_s)
+    grp = calc.group(rx.origin, rx.age_years)
+    slips = [c for a in typed_doses(rx) for c in slip_cautions(a.base(), grp, a)]
+    decision = _decide(rx, prog, cfg, previous, now_s, slips=slips)
     encoding = core_program.encode(prog)
     if core_program.decode(encoding) != prog:
         raise VerificationError("program: the canonical encoding does not decode to the same program")
-    grp = calc.group(rx.origin, rx.age_years)
     conc_q = qt.q(conc, "ng/uL")
     verified = calc.verify_schedule(rx.base.qty, conc_q, rx.lead_arg.base(), rx.windows, sched)
     forecast = calc.refill(rx.reservoir, conc_q, sched, alarm_volume=rx.alarm_volume, start_s=now_s)
-    slips = dose_cautions(rx.base.base(), grp, a=rx.base, ranges=False)
     notes = [Caution(rid, text.removesuffix(f" [{rid}]")) for rid, text in decision.warnings]
     return BuiltProgram(
         rx=rx,

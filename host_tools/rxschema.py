@@ -20,6 +20,7 @@ from host_tools.calc.defaults import default
 from host_tools.dates import parse_date
 from host_tools.parsing import WindowSpec
 from host_tools.quantities import Arg, Quantity, bad
+from host_tools.rxtoml import decode_error
 
 MAX_RX_BYTES = 64 * 1024
 MAX_WINDOWS = 4 * library.param("ITB-SCH-02", "max_steps_per_day")
@@ -164,7 +165,7 @@ def _tables(text: str, source: str) -> tuple[dict[str, Any], dict[str, Any], dic
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise bad(source, str(exc).splitlines()[0], "is malformed TOML") from None
+        raise decode_error(text, source, exc) from None
     top = check_table(
         "", {k: v for k, v in doc.items() if k not in _TABLES and k not in ("window", "override")}, _TOP
     )

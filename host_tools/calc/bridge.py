@@ -12,7 +12,7 @@ from firmware_py.bridge import MM_PER_CM
 from firmware_py.program import Program
 from host_tools import display
 from host_tools import quantities as qt
-from host_tools.calc.checks import dose_cautions
+from host_tools.calc.checks import dose_cautions, screening_cautions
 from host_tools.calc.common import (
     Caution,
     Group,
@@ -142,7 +142,7 @@ def bridge(
         daily_dose=shown(d.qty, "mcg/day"),
         summary=summary(b, old.base(), new.base()),
         group=grp,
-        warnings=dose_cautions(d.base(), grp, a=d),
+        warnings=dose_cautions(d.base(), grp, a=d) + screening_cautions(old) + screening_cautions(new),
         rule_ids=["ITB-BRG-01", "ITB-PMP-02", "ITB-PMP-03"],
         verified=checks,
         inputs=inputs(internal, length, old, new, d),

@@ -94,6 +94,15 @@ def _cautions(pairs: list[tuple[str, str]]) -> list[Caution]:
     return [Caution(rid, text.removesuffix(f" [{rid}]")) for rid, text in pairs]
 
 
+def refused_message(d: Decision, warnings: list[Caution], slips: list[Caution]) -> str:
+    """The decision's message; a change not allowed carries the warnings that explain it (a per-hour or
+    decimal slip, an escalation), which its message leaves out: a refusal is all the text shows."""
+    if d.allowed:
+        return d.message()
+    extra = warnings if d.refusals else slips  # without refusals the message has the decision's warnings
+    return "; ".join([d.message()] + [f"warning: {c}" for c in extra])
+
+
 def titrate(
     current: QLike,
     proposed: QLike,
@@ -133,9 +142,10 @@ def titrate(
         cur.base(), grp, a=cur, ranges=False
     )
     change = (new.qty - cur.qty) / cur.qty
+    warnings = _cautions(d.warnings) + slips
     return TitrateResult(
         allowed=bool(d.allowed),
-        message=d.message(),
+        message=refused_message(d, warnings, slips),
         current=shown(cur.qty, "mcg/day"),
         current_per_hour=per_hour(cur.base(), "mcg/h", "ng/h"),
         proposed=shown(new.qty, "mcg/day"),
@@ -149,7 +159,7 @@ def titrate(
         notes=_cautions(d.notes),
         rules_applied=list(d.applied),
         group=grp,
-        warnings=_cautions(d.warnings) + slips,
+        warnings=warnings,
         verified=_verify_allowed(grp, phase, cur, new) if d.allowed else [],
         inputs=inputs(*[a for a in (cur, new, since, start) if a is not None]),
     )

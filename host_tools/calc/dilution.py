@@ -8,10 +8,11 @@ import dataclasses
 import inspect
 
 from firmware_py import dilution as core_dilution
+from firmware_py import library
 from firmware_py.units import PERMILLE, PPM
 from host_tools import display
 from host_tools import quantities as qt
-from host_tools.calc.common import QLike, Result, conc_arg, core_errors, refusal, shown, unwrap
+from host_tools.calc.common import Caution, QLike, Result, conc_arg, core_errors, refusal, shown, unwrap
 from host_tools.calc.verify import Check, verify
 from host_tools.errors import RefusedError
 from host_tools.parsing import percent_permille
@@ -56,9 +57,21 @@ class DiluteResult(Result):
     strength_step: (
         Quantity  # the whole-mcg/mL strengths this volume and resolution can make are its multiples
     )
+    warnings: list[Caution]
     rule_ids: list[str]
     verified: list[Check]
     inputs: dict[str, str]
+
+
+def _screening_strength(achieved: int) -> list[Caution]:
+    # ITB-SCR-05: a dilution to the screening strength is no pump fill (program build refuses it).
+    if achieved != library.param("ITB-SCR-03", "conc_ng_per_ul"):
+        return []
+    text = (
+        f"the achieved {display.conc(achieved)} is the screening strength, for bolus test doses only, never "
+        "a pump fill: a program at it is refused"
+    )
+    return [Caution("ITB-SCR-05", text)]
 
 
 def dilute(
@@ -96,6 +109,7 @@ def dilute(
         shortfall=shown(qt.q(d.shortfall_ppm, "ppm"), "percent"),
         tolerance=shown(qt.q(tol, "ppm"), "percent"),
         strength_step=shown(qt.q(d.strength_step_ng_per_ul, "ng/uL"), "mcg/mL"),
+        warnings=_screening_strength(d.achieved_conc_ng_per_ul),
         rule_ids=["ITB-CON-02", "ITB-CON-04", "ITB-DIL-01"],
         verified=checks,
         inputs={a.name: a.text for a in (s, t, v, res)} | {tol_name: tol_text},

@@ -6,12 +6,11 @@ from __future__ import annotations
 import dataclasses
 from fractions import Fraction
 
-from firmware_py import concentration as core_conc
 from firmware_py import flow as core_flow
 from firmware_py import library, units
-from host_tools import display
 from host_tools import quantities as qt
-from host_tools.calc.checks import dose_cautions
+from host_tools.calc.checks import dose_cautions, flow_cautions, screening_cautions, slip_cautions
+from host_tools.calc.choice import Pump, choose, pump_inputs
 from host_tools.calc.common import (
     Caution,
     Group,
@@ -22,11 +21,10 @@ from host_tools.calc.common import (
     dose_arg,
     group,
     shown,
-    unwrap,
 )
-from host_tools.calc.defaults import DEFAULT_MAX_FLOW, DEFAULT_MIN_FLOW, DEFAULT_REFILL_INTERVAL, default
+from host_tools.calc.defaults import DEFAULT_MAX_FLOW, DEFAULT_MIN_FLOW, DEFAULT_REFILL_INTERVAL
 from host_tools.calc.verify import Check, claim, verify
-from host_tools.quantities import Arg, Quantity, bad
+from host_tools.quantities import Arg, Quantity
 
 
 def per_hour(per_day_base: int, unit: str, base_unit: str) -> Quantity:
@@ -91,7 +89,9 @@ def rate(dose: QLike, concentration: QLike, *, origin: object = None, age: objec
         flow_per_hour=per_hour(f.flow_nl_per_day, "uL/h", "nL/h"),
         dropped_per_day=shown(dropped, "ng/day"),
         group=grp,
-        warnings=dose_cautions(dose_ng, grp, a=d),
+        warnings=dose_cautions(dose_ng, grp, a=d)
+        + flow_cautions(f.flow_nl_per_day, "flow")
+        + screening_cautions(c),
         rule_ids=["ITB-CON-03"],
         verified=checks,
         inputs=inputs(d, c),
@@ -122,28 +122,6 @@ class ConcentrationResult(Result):
     inputs: dict[str, str]
 
 
-def reservoir_arg(name: str, value: QLike) -> Arg:
-    """A reservoir volume: one of the pump sizes of ITB-PMP-01."""
-    a = qt.arg(name, value, "volume")
-    sizes = library.param_tuple("ITB-PMP-01", "reservoirs_nl")
-    if a.base() not in sizes:
-        raise bad(
-            a.name,
-            a.text,
-            "is not a reservoir size; pumps hold " + " or ".join(display.ml(s) for s in sizes),
-            ["ITB-PMP-01"],
-        )
-    return a
-
-
-def alarm_arg(name: str, value: QLike | None, below: Arg) -> Arg:
-    """The low-reservoir alarm volume (default ITB-REF-01's), below the volume ``below``."""
-    a = qt.arg(name, default("alarm_volume") if value is None else value, "volume", allow_zero=True)
-    if a.base() >= below.base():
-        raise bad(a.name, a.text, f"is not below {below.name} '{below.text}'; the alarm sounds before empty")
-    return a
-
-
 def concentration(
     dose: QLike,
     *,
@@ -166,7 +144,7 @@ def concentration(
     """
     grp = group(origin, age)
     d = dose_arg("dose", dose)
-    pm = _pump_inputs(
+    pm = pump_inputs(
         reservoir=reservoir,
         alarm_volume=alarm_volume,
         refill_interval=refill_interval,
@@ -175,7 +153,7 @@ def concentration(
         pump=pump,
         fixed_flow=fixed_flow,
     )
-    ch = _choose(d, pm)
+    ch = choose(d, pm, slip_cautions(d.base(), grp, d))
     conc_q, flow_q = qt.q(ch.conc_ng_per_ul, "ng/uL"), qt.q(ch.flow_nl_per_day, "nL/day")
     supply_q = qt.q(ch.supply_s, "s")
     return ConcentrationResult(
@@ -197,79 +175,7 @@ def concentration(
     )
 
 
-def _choose(d: Arg, pm: _Pump) -> core_conc.ConcentrationChoice:
-    # The core's choice, its errors named by the arguments the caller gave.
-    fixed = {} if pm.fixed is None else {"fixed_flow_nl_per_day": pm.fixed}
-    with core_errors(
-        dose_ng_per_day=d,
-        max_flow_nl_per_day=pm.fmax,
-        min_flow_nl_per_day=pm.fmin,
-        refill_interval_s=pm.interval,
-        **fixed,
-    ):
-        return core_conc.choose_concentration(
-            d.base(),
-            pm.res.base(),
-            pm.fmin.base(),
-            pm.fmax.base(),
-            pm.interval.base(),
-            alarm_nl=pm.alarm.base(),
-            pump_kind=pm.pump,
-            fixed_flow_nl_per_day=None if pm.fixed is None else pm.fixed.base(),
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class _Pump:
-    res: Arg
-    alarm: Arg
-    interval: Arg
-    fmin: Arg
-    fmax: Arg
-    pump: str
-    fixed: Arg | None
-
-
-def _pump_inputs(
-    *,
-    reservoir: QLike | None,
-    alarm_volume: QLike | None,
-    refill_interval: QLike,
-    min_flow: QLike,
-    max_flow: QLike,
-    pump: object,
-    fixed_flow: QLike | None,
-) -> _Pump:
-    res = reservoir_arg("reservoir", default("reservoir") if reservoir is None else reservoir)
-    alarm = alarm_arg("alarm_volume", alarm_volume, res)
-    interval = qt.arg("refill_interval", refill_interval, "duration")
-    fmin, fmax = qt.arg("min_flow", min_flow, "flow"), qt.arg("max_flow", max_flow, "flow")
-    if fmax.base() < fmin.base():
-        raise bad(fmax.name, fmax.text, f"is below {fmin.name} '{fmin.text}'")
-    pump_name, kind = unwrap("pump", pump)
-    if not isinstance(kind, str) or kind not in library.PUMP_KINDS:
-        raise bad(pump_name, kind, "is not a pump kind; give " + " or ".join(library.PUMP_KINDS))
-    return _Pump(res, alarm, interval, fmin, fmax, kind, _fixed_flow(kind, fixed_flow, fmin, fmax))
-
-
-def _fixed_flow(pump: str, fixed_flow: QLike | None, fmin: Arg, fmax: Arg) -> Arg | None:
-    name, value = unwrap("fixed_flow", fixed_flow)
-    if pump != library.CONSTANT_FLOW:
-        if value is not None:
-            fx = qt.arg(name, value, "flow")
-            raise bad(
-                fx.name, fx.text, f"needs pump {library.CONSTANT_FLOW}; a {pump} pump's flow follows the dose"
-            )
-        return None
-    if value is None:
-        raise bad(name, "", f"is needed: a {library.CONSTANT_FLOW} pump runs at one fixed flow")
-    fx = qt.arg(name, value, "flow")
-    if not fmin.base() <= fx.base() <= fmax.base():
-        raise bad(fx.name, fx.text, f"is outside {fmin.name} '{fmin.text}' to {fmax.name} '{fmax.text}'")
-    return fx
-
-
-def _verify_choice(d: Arg, pm: _Pump, conc_q: Quantity, flow_q: Quantity, supply_q: Quantity) -> list[Check]:
+def _verify_choice(d: Arg, pm: Pump, conc_q: Quantity, flow_q: Quantity, supply_q: Quantity) -> list[Check]:
     res, alarm, interval, fmin, fmax, fixed = pm.res, pm.alarm, pm.interval, pm.fmin, pm.fmax, pm.fixed
     usable = res.qty - alarm.qty
     top = qt.q(library.param("ITB-CON-04", "max_conc_ng_per_ul"), "ng/uL")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from firmware_py import library
 from firmware_py import refill as core_refill
 from firmware_py.schedule import Schedule
 from host_tools import display
 from host_tools import quantities as qt
-from host_tools.calc.checks import dose_cautions
+from host_tools.calc.checks import dose_cautions, screening_cautions
+from host_tools.calc.choice import alarm_arg, largest_reservoir
 from host_tools.calc.common import (
     Caution,
     Group,
@@ -21,7 +23,7 @@ from host_tools.calc.common import (
     group,
     shown,
 )
-from host_tools.calc.flow import alarm_arg, inputs
+from host_tools.calc.flow import inputs
 from host_tools.calc.verify import Check, verify
 from host_tools.quantities import Arg, Quantity, bad
 
@@ -61,17 +63,17 @@ def refill(
     origin: object = None,
     age: object = None,
 ) -> RefillResult:
-    """Days until the low-reservoir alarm (default 2 mL left) and until empty, for ``volume`` at
-    ``concentration``; ``dose`` is a daily dose or a core Schedule (``start_s``, the fill time in rig
-    seconds, then places the fill in the schedule's day or week).
+    """Days until the low-reservoir alarm (default 2 mL left; at or below it, it sounds now) and until
+    empty, for ``volume`` at ``concentration``; ``dose`` is a daily dose or a core Schedule (``start_s``, the
+    fill time in rig seconds, then places the fill in the schedule's day or week).
 
     >>> r = refill("20 mL", "500 mcg/mL", "500 mcg/day")
     >>> r.whole_days_to_alarm, r.whole_days_to_empty
     (18, 20)
     """
     grp = group(origin, age)
-    v, c = qt.arg("volume", volume, "volume", allow_zero=True), conc_arg("concentration", concentration)
-    alarm = alarm_arg("alarm_volume", alarm_volume, _above_zero(v))
+    v = _in_a_reservoir(qt.arg("volume", volume, "volume", allow_zero=True))
+    c, alarm = conc_arg("concentration", concentration), alarm_arg("alarm_volume", alarm_volume, None)
     d: Arg | None = None
     rate: int | Schedule
     if isinstance(dose, Schedule):
@@ -101,10 +103,10 @@ def refill(
         days_to_refill=shown(qt.q(f.refill_at_s - f.start_s, "s"), "day"),
         whole_days_to_alarm=f.alarm_in_days,
         whole_days_to_empty=f.empty_in_days,
-        alarm_now=bool(f.alarm_now),
+        alarm_now=bool(f.alarm_now) or f.alarm_in_s == 0,  # at the alarm level, or due within the second
         refill_overdue=bool(f.refill_overdue),
         group=grp,
-        warnings=cautions,
+        warnings=cautions + screening_cautions(c),
         rule_ids=["ITB-REF-01"],
         verified=checks,
         inputs=inputs(*[a for a in (v, c, d, alarm) if a is not None]),
@@ -114,9 +116,17 @@ def refill(
     )
 
 
-def _above_zero(v: Arg) -> Arg:
+def _in_a_reservoir(v: Arg) -> Arg:
     if v.base() == 0:
         raise bad(v.name, v.text, "is empty; nothing to forecast")
+    sizes = library.param_tuple("ITB-PMP-01", "reservoirs_nl")
+    if v.base() > largest_reservoir():
+        raise bad(
+            v.name,
+            v.text,
+            "is more than a pump holds; reservoirs hold " + " or ".join(display.ml(s) for s in sizes),
+            ["ITB-PMP-01"],
+        )
     return v
 
 

@@ -12,13 +12,13 @@ from firmware_py.schedule import WEEK_OFFSET_S, Schedule, rows
 from firmware_py.units import S_PER_DAY, S_PER_MIN, S_PER_WEEK
 from host_tools import display, flex
 from host_tools import quantities as qt
-from host_tools.calc.checks import dose_cautions
+from host_tools.calc.checks import dose_cautions, flow_cautions, screening_cautions, slip_cautions
 from host_tools.calc.common import Caution, Group, QLike, Result, conc_arg, dose_arg, group, shown
 from host_tools.calc.defaults import default
 from host_tools.calc.flow import per_hour
 from host_tools.calc.verify import Check, verify
 from host_tools.parsing import WindowSpec, parse_window
-from host_tools.quantities import Named, Quantity
+from host_tools.quantities import Arg, Named, Quantity
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,10 +121,7 @@ def schedule(
     )
     specs = [_spec(w) for w in windows]
     sched = flex.build(d.base(), specs, lead_a, step_a)
-    cautions = dose_cautions(d.base(), grp, a=d)
-    for a, b, rate in rows(sched):
-        if rate != d.base():
-            cautions += dose_cautions(rate, grp, where=f"step {a}-{b}")
+    cautions = _cautions(d, c, specs, sched, grp)
     n_days = sched.period_s // S_PER_DAY
     mean = units.floor_div(sched.integral_ng_s_per_day(), S_PER_DAY * n_days)[0]
     ids = ["ITB-SCH-01", "ITB-SCH-02", "ITB-PMP-04"] if specs else []
@@ -149,6 +146,20 @@ def schedule(
         | {f"{s.field}[{i}]": s.text for i, s in enumerate(specs)},
         _schedule=sched,
     )
+
+
+def _cautions(d: Arg, c: Arg, specs: list[WindowSpec], sched: Schedule, grp: Group) -> list[Caution]:
+    # The base dose, the strength, each window's dose as typed (per hour or in mg: its step's rate gets the
+    # other checks), and every step's rate and flow.
+    out = dose_cautions(d.base(), grp, a=d) + screening_cautions(c)
+    for s in specs:
+        if s.dose is not None:
+            out += slip_cautions(s.dose.base(), grp, s.dose, decimal=False)
+    for a, b, rate in rows(sched):
+        if rate != d.base():
+            out += dose_cautions(rate, grp, where=f"step {a}-{b}")
+        out += flow_cautions(flow_nl_per_day(rate, c.base())[0], f"flow at step {a}-{b}")
+    return out
 
 
 def _phase_time(sched: Schedule, phase_s: int) -> int:

@@ -39,8 +39,8 @@ def test_plurals_and_truncation(itb: Itb) -> None:
 
 def test_refusals_exit_2_in_the_users_units(itb: Itb) -> None:
     """Issue 12: the alarm-volume refusal exited 1 instead of 2."""
-    itb(*REFILL, "--volume", "2 mL", "--dose", "500 mcg/day", "--alarm-volume", "3 mL").one_line_error(
-        2, "--alarm-volume: '3 mL' is not below --volume '2 mL'"
+    itb(*REFILL, "--volume", "20 mL", "--dose", "500 mcg/day", "--alarm-volume", "0 mL").one_line_error(
+        2, "--alarm-volume: '0 mL' is not above 0 mL"
     )
     itb(*REFILL, "--volume", "20.0000001 mL", "--dose", "500 mcg/day").one_line_error(
         2, "--volume: '20.0000001 mL' is 20.0000001 mL, not a whole number of nL"
@@ -48,13 +48,13 @@ def test_refusals_exit_2_in_the_users_units(itb: Itb) -> None:
     itb(*REFILL, "--volume", "0 mL", "--dose", "500 mcg/day").one_line_error(2, "--volume: '0 mL' is empty")
 
 
-def test_the_alarm_is_below_the_volume_exactly(itb: Itb) -> None:
-    """REQ: ITB-REF-01. The alarm sounds before empty: an alarm volume equal to the volume is refused."""
-    itb(*REFILL, "--volume", "2 mL", "--dose", "500 mcg/day", "--alarm-volume", "2 mL").one_line_error(
-        2, "--alarm-volume: '2 mL' is not below --volume '2 mL'"
-    )
+def test_the_alarm_sounds_at_the_alarm_level_exactly(itb: Itb) -> None:
+    """REQ: ITB-REF-01. A volume at the alarm level is the alarm sounding now (the rig's low alarm fires at
+    reservoir <= alarm volume); 1 nL above it, the alarm is due within the second."""
+    r = itb(*REFILL, "--volume", "2 mL", "--dose", "500 mcg/day", "--json")
+    assert r.rc == 0 and r.json()["alarm_now"] and r.json()["days_to_alarm"] == {"value": 0, "unit": "day"}
     r = itb(*REFILL, "--volume", "2.000001 mL", "--dose", "500 mcg/day", "--json")
-    assert r.rc == 0 and r.json()["days_to_alarm"] == {"value": 0, "unit": "day"}
+    assert r.rc == 0 and r.json()["days_to_alarm"] == {"value": 0, "unit": "day"} and r.json()["alarm_now"]
 
 
 def test_the_dose_is_checked(itb: Itb) -> None:

@@ -50,6 +50,9 @@ def test_flows_the_same(nl_per_day: int) -> None:
 @given(st.integers(min_value=0, max_value=400 * 86_400))
 def test_durations_truncate_to_the_minute(seconds: int) -> None:
     text = display.duration(seconds)
+    if text == "< 1 min":
+        assert 0 < seconds < 60
+        return
     total = 0
     for n, unit in re.findall(r"(\d+) (days?|h|min)", text):
         total += int(n) * {"day": 86_400, "days": 86_400, "h": 3_600, "min": 60}[unit]
@@ -62,6 +65,7 @@ def test_plurals() -> None:
     assert [display.plural(n, "day") for n in (0, 1, 2, 18)] == ["0 days", "1 day", "2 days", "18 days"]
     assert display.duration(86_400) == "1 day" and display.duration(18 * 86_400) == "18 days"
     assert display.duration(0) == "0 min"
+    assert display.duration(1) == display.duration(59) == "< 1 min" and display.duration(60) == "1 min"
 
 
 def test_program_rows_show_dose_and_flow_per_day_and_per_hour() -> None:

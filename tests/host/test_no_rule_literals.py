@@ -43,6 +43,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("host_tools/outfile.py", "0o022"): "a umask, not a dose",
     ("host_tools/calc/checks.py", "10"): "DECIMAL_SLIP: ten times (a decimal slip), no rule parameter",
     ("host_tools/quantities.py", "12"): "a regex repetition count (up to 12 decimals)",
+    ("host_tools/qtext.py", "12"): "MAX_DECIMALS: the quantity pattern's 12 decimals (a text limit)",
     ("host_tools/trace.py", "12"): "MAX_TESTS_SHOWN: a display limit",
     ("host_tools/bench_report.py", "50"): "MAX_FAILURES_REPORTED: a report size",
     ("host_tools/trace.py", "100"): "the permille example in the requirement table text: a unit fact",

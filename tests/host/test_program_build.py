@@ -227,7 +227,7 @@ def test_an_initial_dose_above_the_screening_rule_is_refused(itb: Itb, tmp_path:
         ('min_step = "30 min"', 'min_step = "10 min"', "pump.min_step: '10 min' is shorter than the 30 min"),
         ("age = 34", 'age = "34"', "patient.age: '34' is not an integer"),
         ("age = 34", "age = true", "patient.age: 'True' is not an integer"),
-        ("age = 34", "age = 34\nage = 35", "is malformed TOML"),
+        ("age = 34", "age = 34\nage = 35", "patient.age: '35' is a second value for the same key"),
         ("[patient]", "[patient]\nweight = 70", "patient.weight: '70' is not a field of this table"),
         (
             'effect = "22:00-06:00"',

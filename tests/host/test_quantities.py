@@ -78,7 +78,7 @@ def test_per_hour_is_what_was_typed_per_hour() -> None:
         ("10 uL/h", "dose rate", "is a flow, expected a dose rate"),
         ("5 %", "volume", "is not a volume"),
         ("0,5 mg/day", "dose rate", "use a decimal point"),
-        ("500 blorp/day", "dose rate", "has an unknown unit 'blorp/day'"),
+        ("500 blorp/day", "dose rate", "has an unknown unit 'blorp' in 'blorp/day'"),
         ("1 gr/day", "dose rate", "ambiguous unit"),
         ("1 mcg/month", "dose rate", "ambiguous unit"),
         ("3 m", "duration", "ambiguous unit"),
