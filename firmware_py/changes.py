@@ -103,10 +103,12 @@ def band(d: Decision, p: Program, old: Schedule, new: Schedule, phase: str) -> N
     hi = library.param(rid, "max_step_permille")
     d.apply(rid)
     worst = None
-    small = True
+    rose = False
+    small = True  # every rise is below the band's low end
     for a, b, r in segments([old, new]):
         if r[1] <= r[0]:
             continue
+        rose = True
         if r[1] * P > r[0] * (P + hi) and (worst is None or r[1] * worst[2] > worst[3] * r[0]):
             worst = (a, b, r[0], r[1])
         if r[1] * P >= r[0] * (P + lo):
@@ -118,7 +120,7 @@ def band(d: Decision, p: Program, old: Schedule, new: Schedule, phase: str) -> N
                  + at_span(period, a, b) + " is above the +" + pct(hi) + " % " + phase + " limit for "
                  + library.group_text(p.origin, p.age_years) + " (at most " + mcg(cur * (P + hi) // P)
                  + " mcg/day)")
-    elif small:
+    elif rose and small:  # nothing rose: no band to be below
         d.note(rid, "below the usual +" + pct(lo) + " to +" + pct(hi) + " % step (allowed, more cautious)")
 
 

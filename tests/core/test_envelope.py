@@ -166,6 +166,12 @@ def test_transfer_is_a_change_from_the_stated_dose() -> None:
     assert _ids(_start(400 * MCG - 1, previous_ng_per_day=500 * MCG).refusals) == ["ITB-DIS-01"]
     d = _start([(0, 500 * MCG), (72_000, 650 * MCG + 1), (73_800, 500 * MCG)], previous_ng_per_day=500 * MCG)
     assert _ids(d.refusals) == ["ITB-TIT-01"]
+    # A transfer that only lowers the dose rises nowhere: no "below the usual step" note (there was one);
+    # one that rises by less than the band's +10 % has it.
+    d = _start(450 * MCG, previous_ng_per_day=500 * MCG)
+    assert d.allowed and "ITB-TIT-01" not in _ids(d.notes)
+    d = _start(520 * MCG, previous_ng_per_day=500 * MCG)
+    assert d.allowed and "ITB-TIT-01" in _ids(d.notes)
 
 
 # ---------------------------------------------------------------- titration and refill bands
