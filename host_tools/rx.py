@@ -27,8 +27,7 @@ from firmware_py.config import Config
 from firmware_py.decision import Decision
 from firmware_py.errors import ItbError
 from firmware_py.program import Program
-from firmware_py.schedule import Schedule, segments
-from firmware_py.units import S_PER_DAY
+from firmware_py.schedule import Schedule
 from host_tools import calc, dates, display, flex, outfile, progfile
 from host_tools import quantities as qt
 from host_tools.calc.bridge import catheter_mm, internal_arg
@@ -235,11 +234,10 @@ def _decide(
     d = envelope.decide(history, previous, envelope.Commit(prog), cfg, now_s)
     if d.refusals or d.needs_override:
         # A refusal is all the user sees: it carries the slips that explain it (a per-hour dose, a decimal
-        # point), and not a note that calls a transfer's step allowed when nothing rose.
-        # The decision's own warnings (an escalation) too: its message leaves them out of a refusal.
+        # point), and the decision's own warnings (an escalation) too: its message leaves them out.
         warned = [Caution(rid, t.removesuffix(f" [{rid}]")) for rid, t in d.warnings] if d.refusals else []
         extra = [f"warning: {c}" for c in warned + slips]
-        text = "; ".join([f"{rx.source}: {_refusal_text(rx, prog, d)}", *extra])
+        text = "; ".join([f"{rx.source}: {d.message()}", *extra])
         if d.refusals:
             raise refusal(text, d.rule_ids())
         raise refusal(
@@ -247,21 +245,6 @@ def _decide(
             d.rule_ids(),
         )
     return d
-
-
-def _refusal_text(rx: Prescription, prog: Program, d: Decision) -> str:
-    # The decision's message without the increase band's "below the usual step (allowed, more cautious)"
-    # note on a transfer that raises the stated dose nowhere: there was no step up to call small.
-    if prog.phase != library.TRANSFER:
-        return d.message()
-    stated = Schedule(S_PER_DAY, [(0, prog.previous_ng_per_day)])
-    if any(r[1] > r[0] for _a, _b, r in segments([stated, prog.schedule])):
-        return d.message()
-    band = library.step_rule(rx.origin, rx.age_years, library.TRANSFER)
-    shown = Decision(d.summary)
-    shown.refusals, shown.warnings, shown.needs_override = d.refusals, d.warnings, d.needs_override
-    shown.overridden, shown.notes = d.overridden, [n for n in d.notes if n[0] != band]
-    return shown.message()
 
 
 def typed_doses(rx: Prescription) -> list[qt.Arg]:
