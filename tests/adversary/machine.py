@@ -96,6 +96,7 @@ from tests.adversary.model import (
     sha_hex,
 )
 from tests.core.support import KEY, T0, Host, MemFs, PowerLoss, counter_random
+from tests.seeded import fixed_constants
 
 if TYPE_CHECKING:
     from tests.adversary.differential import Agreement, HostCheck
@@ -1015,14 +1016,15 @@ def run(n: int, seed: int = 20_260_105, strict: bool = False, steps: int = 30, *
     t = time.perf_counter()
     k = 0
     try:
-        while ctx.stats.sequences < n:
-            factory = hypothesis_seed(seed + k)(Adversary)
-            k += 1
-            run_state_machine_as_test(factory, settings=settings(
-                max_examples=min(CHUNK, n - ctx.stats.sequences), stateful_step_count=steps, deadline=None,
-                database=None, phases=[Phase.generate, Phase.shrink] if strict else [Phase.generate],
-                suppress_health_check=list(HealthCheck),
-                print_blob=False, report_multiple_bugs=False))
+        with fixed_constants():  # a seed is the sequence, whatever the process imported before
+            while ctx.stats.sequences < n:
+                factory = hypothesis_seed(seed + k)(Adversary)
+                k += 1
+                run_state_machine_as_test(factory, settings=settings(
+                    max_examples=min(CHUNK, n - ctx.stats.sequences), stateful_step_count=steps,
+                    deadline=None, database=None,
+                    phases=[Phase.generate, Phase.shrink] if strict else [Phase.generate],
+                    suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False))
     finally:
         ctx.stats.seconds = time.perf_counter() - t
     return ctx.stats
