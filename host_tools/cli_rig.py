@@ -24,7 +24,7 @@ from firmware_py import program as fw_program
 from firmware_py import units
 from firmware_py.rig import ROLLBACK
 from firmware_py.schedule import rows as schedule_rows
-from host_tools import display, keys
+from host_tools import cliargs, display, keys
 from host_tools.client import DEFAULT_RETRIES, RigClient
 from host_tools.errors import (
     EXIT_OK,
@@ -136,10 +136,8 @@ def rig_session(
     """A connected client: to `--port`, or to a built-in virtual rig started for this command.
 
     Yields (client, builtin). For a command that changes the rig (need_key), a communication failure says
-    what the rig was left running (`CommError.rig_state`)."""
+    what the rig was left running (`CommError.rig_state`). `--quiet` leaves out the built-in rig's notice."""
     timeout_s, retries = args.timeout, args.retries
-    if timeout_s <= 0 or retries < 0:
-        raise UsageError(f"--timeout must be > 0 and --retries >= 0 (got {timeout_s}, {retries})")
     vr: VirtualRig | None = None
     client: RigClient | None = None
     try:
@@ -148,7 +146,8 @@ def rig_session(
         else:
             vr = VirtualRig(transport="pty", start_s=start_s if start_s is not None else DEFAULT_START_S)
             vr.start()
-            err(f"itb: no --port: using a built-in virtual rig on {vr.url} (state discarded on exit)")
+            if not getattr(args, "quiet", False):
+                err(f"itb: no --port: using a built-in virtual rig on {vr.url} (state discarded on exit)")
             url, key = vr.url, vr.key
         client = RigClient.connect(url, key, timeout_s=timeout_s, retries=retries)
         yield client, vr is not None
@@ -207,6 +206,8 @@ def _cmd_rig_board(args: argparse.Namespace) -> int:
 
 
 def _cmd_rig(args: argparse.Namespace) -> int:
+    # The values were checked while parsing (cliargs): nothing is created before they all are.
+    cliargs.requires(args, "--heap", "--board", lambda a: a.board is not None)
     if args.board:
         return _cmd_rig_board(args)
     state_dir = Path(args.state_dir)
@@ -225,12 +226,8 @@ def _cmd_rig(args: argparse.Namespace) -> int:
         config = VIRTUAL_CONFIG
         cfg_path.write_text(config.text())
     start = DEFAULT_START_S
-    if args.start:
-        try:
-            day = dt.date.fromisoformat(args.start)
-        except ValueError:
-            raise UsageError(f"--start: expected a date YYYY-MM-DD (got {args.start!r})") from None
-        start = (day - dt.date(1970, 1, 1)).days * units.S_PER_DAY
+    if args.start is not None:
+        start = (args.start - dt.date(1970, 1, 1)).days * units.S_PER_DAY
     transport = "tcp" if args.tcp is not None else "pty"
     vr = VirtualRig(
         transport=transport, port=args.tcp or 0, state_dir=state_dir, key=key, start_s=start, durable=True,
@@ -286,8 +283,6 @@ def _cmd_readback(args: argparse.Namespace) -> int:
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
-    if args.start < 0:
-        raise UsageError(f"--from: must be >= 0 (got {args.start})")
     with rig_session(args, need_key=False) as (client, _builtin):
         entries = client.log(args.start)
         if args.json:
@@ -299,8 +294,6 @@ def _cmd_log(args: argparse.Namespace) -> int:
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
-    if args.count < 1 or args.interval < 0:
-        raise UsageError(f"--count must be >= 1 and --interval >= 0 (got {args.count}, {args.interval})")
     with rig_session(args, need_key=False) as (client, _builtin):
         for i in range(args.count):
             if i:
@@ -344,14 +337,14 @@ def rig_options(p: argparse.ArgumentParser, json_flag: bool = True) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=cliargs.seconds(positive=True),
         default=DEFAULT_TIMEOUT_S,
         metavar="S",
         help="reply timeout, seconds (default 2)",
     )
     p.add_argument(
         "--retries",
-        type=int,
+        type=cliargs.whole(0),
         default=DEFAULT_RETRIES,
         metavar="N",
         help="retries after a timeout (default 2)",
@@ -366,7 +359,8 @@ def register(sub: Any) -> None:
         sub, "rig", "Serve the rig firmware as a virtual rig on a pty (default) or a TCP port.", _cmd_rig
     )
     p.add_argument(
-        "--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT for socket:// (0: any free port)"
+        "--tcp", type=cliargs.whole(0, 65535), metavar="PORT",
+        help="serve on 127.0.0.1:PORT for socket:// (0: any free port)",
     )
     p.add_argument(
         "--state-dir", default=DEFAULT_STATE_DIR, help=f"rig state directory (default {DEFAULT_STATE_DIR})"
@@ -374,14 +368,16 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--key-file", metavar="PATH", help=f"key file to read or create (default STATE_DIR/{KEY_FILE_NAME})"
     )
-    p.add_argument("--start", metavar="YYYY-MM-DD", help="rig clock start for a new rig (default 2026-01-05)")
+    p.add_argument("--start", type=cliargs.date, metavar="YYYY-MM-DD",
+                   help="rig clock start for a new rig (default 2026-01-05)")
     p.add_argument(
         "--board",
         choices=("qemu", "unix"),
         help="run the firmware as a MicroPython image: qemu (emulated Cortex-M3, MPS2-AN385) or unix "
         "(32-bit unix port); its UART/REPL on a pty; flash in STATE_DIR/board-KIND (kept)",
     )
-    p.add_argument("--heap", type=int, metavar="BYTES", help="with --board: the image's heap size")
+    p.add_argument("--heap", type=cliargs.whole(1), metavar="BYTES",
+                   help="with --board: the image's heap size")
 
     p = add_command(sub, "status", "Show the rig's state, program, rate, reservoir and alarms.", _cmd_status)
     rig_options(p)
@@ -389,12 +385,15 @@ def register(sub: Any) -> None:
     rig_options(p)
     p = add_command(sub, "log", "Show the rig's event log.", _cmd_log)
     rig_options(p)
-    p.add_argument("--from", dest="start", type=int, default=0, metavar="N", help="first entry index")
+    p.add_argument("--from", dest="start", type=cliargs.whole(0), default=0, metavar="N",
+                   help="first entry index")
     p = add_command(sub, "monitor", "Poll the rig's status.", _cmd_monitor)
     rig_options(p)
-    p.add_argument("--count", type=int, default=10, metavar="N", help="number of polls (default 10)")
+    p.add_argument("--count", type=cliargs.whole(1), default=10, metavar="N",
+                   help="number of polls (default 10)")
     p.add_argument(
-        "--interval", type=float, default=1.0, metavar="S", help="seconds between polls (default 1)"
+        "--interval", type=cliargs.seconds(positive=False), default=1.0, metavar="S",
+        help="seconds between polls (default 1)",
     )
 
 
