@@ -20,6 +20,7 @@ from host_tools.errors import EXIT_INTERRUPTED, ItbError
 # Modules that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
     "host_tools.cli_calc",
+    "host_tools.cli_serve",
     "host_tools.cli_rig",
     "host_tools.cli_load",
     "host_tools.cli_example",

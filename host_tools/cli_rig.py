@@ -1,4 +1,4 @@
-"""The rig commands of `itb`: rig, status, readback, log, monitor (load and bench: `cli_load`).
+"""The rig commands of `itb`: status, readback, log, monitor (rig: `cli_serve`; load and bench: `cli_load`).
 
 Every command that needs a rig takes `--port URL` (any pyserial URL: a device path, socket://HOST:PORT,
 loop://, rfc2217://...). Without `--port` it starts the built-in virtual rig (the firmware in a background
@@ -16,10 +16,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from firmware_py import config as fw_config
 from firmware_py import program as fw_program
 from firmware_py import units
 from firmware_py.rig import ROLLBACK
@@ -28,19 +26,14 @@ from host_tools import cliargs, display, keys
 from host_tools.client import DEFAULT_RETRIES, RigClient
 from host_tools.errors import (
     EXIT_OK,
-    EXIT_REFUSED,
     EXIT_USAGE,
     CommError,
     UsageError,
 )
 from host_tools.link import DEFAULT_TIMEOUT_S
 from host_tools.replies import LogEntry, RigStatus
-from host_tools.signals import stop_on_signals
 from host_tools.source import Source
-from host_tools.virtual_rig import DEFAULT_START_S, VIRTUAL_CONFIG, VirtualRig
-
-DEFAULT_STATE_DIR = "itb-rig-state"
-KEY_FILE_NAME = "itb_key.hex"
+from host_tools.virtual_rig import DEFAULT_START_S, VirtualRig
 
 
 def err(text: str) -> None:
@@ -172,87 +165,6 @@ def load_source(path: str) -> Source:
     return rx.load_source(path)
 
 
-def _cmd_rig_board(args: argparse.Namespace) -> int:
-    from host_tools.board import EmulatedBoard  # noqa: PLC0415 (only with --board)
-
-    state_dir = Path(args.state_dir)
-    key_path = keys.key_file_from(args.key_file) or str(state_dir / KEY_FILE_NAME)
-    key, created = keys.load_or_create_key_file(key_path)
-    board = EmulatedBoard(args.board, state_dir / f"board-{args.board}", heap=args.heap)
-    if not board.provisioned():
-        print(f"itb rig: provisioning a new {args.board} board (key, itb_rig.cfg, main.py)", flush=True)
-        board.provision(key)
-    try:
-        board.start()
-        print(
-            f"itb rig: serving the rig firmware on an emulated {args.board} board on {board.url}", flush=True
-        )
-        print(f"itb rig: image {board.image}; flash/file system in {board.dir.resolve()}")
-        print(f"itb rig: key file {Path(key_path).resolve()} ({'created' if created else 'read'}, mode 0600)")
-        print(
-            f"itb rig: e.g. ITB_RIG_KEY_FILE={key_path} itb status --port {board.url}; Ctrl-C stops",
-            flush=True,
-        )
-        with stop_on_signals():
-            while board.running:
-                time.sleep(0.5)
-        print(f"itb rig: the board exited: {board.output[-3:]}", flush=True)
-        return EXIT_REFUSED
-    except KeyboardInterrupt:
-        print("itb rig: stopped", flush=True)
-    finally:
-        board.stop()
-    return EXIT_OK
-
-
-def _cmd_rig(args: argparse.Namespace) -> int:
-    # The values were checked while parsing (cliargs): nothing is created before they all are.
-    cliargs.requires(args, "--heap", "--board", lambda a: a.board is not None)
-    if args.board:
-        return _cmd_rig_board(args)
-    state_dir = Path(args.state_dir)
-    key_path = keys.key_file_from(args.key_file) or str(state_dir / KEY_FILE_NAME)
-    key, created = keys.load_or_create_key_file(key_path)
-    cfg_path = state_dir / fw_config.CONFIG_FILE
-    if cfg_path.exists():
-        try:
-            config = fw_config.parse(cfg_path.read_text())
-        except (OSError, UnicodeError) as exc:
-            raise UsageError(f"{cfg_path}: cannot be read: {exc}") from None
-        except ValueError as exc:
-            raise UsageError(f"{cfg_path}: {exc}") from None
-    else:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        config = VIRTUAL_CONFIG
-        cfg_path.write_text(config.text())
-    start = DEFAULT_START_S
-    if args.start is not None:
-        start = (args.start - dt.date(1970, 1, 1)).days * units.S_PER_DAY
-    transport = "tcp" if args.tcp is not None else "pty"
-    vr = VirtualRig(
-        transport=transport, port=args.tcp or 0, state_dir=state_dir, key=key, start_s=start, durable=True,
-        config=config,
-    )
-    try:
-        st = vr.rig.status()
-        print(f"itb rig: serving the virtual rig on {vr.url}", flush=True)
-        print(f"itb rig: key file {Path(key_path).resolve()} ({'created' if created else 'read'}, mode 0600)")
-        print(f"itb rig: state in {state_dir.resolve()}; program {st.prog or 'none'}, state {st.state}")
-        print(
-            f"itb rig: configuration {cfg_path.resolve()}: " + " ".join(f"{k}={v}" for k, v in config.pairs())
-        )
-        print(
-            f"itb rig: e.g. ITB_RIG_KEY_FILE={key_path} itb status --port {vr.url}; Ctrl-C stops", flush=True
-        )
-        with stop_on_signals():
-            vr.serve_forever()
-    except KeyboardInterrupt:
-        print("itb rig: stopped", flush=True)
-    finally:
-        vr.close()
-    return EXIT_OK
-
-
 def _cmd_status(args: argparse.Namespace) -> int:
     with rig_session(args, need_key=False) as (client, _builtin):
         st = client.status()
@@ -355,30 +267,6 @@ def rig_options(p: argparse.ArgumentParser, json_flag: bool = True) -> None:
 
 def register(sub: Any) -> None:
     """Add the rig sub-commands to the `itb` command table."""
-    p = add_command(
-        sub, "rig", "Serve the rig firmware as a virtual rig on a pty (default) or a TCP port.", _cmd_rig
-    )
-    p.add_argument(
-        "--tcp", type=cliargs.whole(0, 65535), metavar="PORT",
-        help="serve on 127.0.0.1:PORT for socket:// (0: any free port)",
-    )
-    p.add_argument(
-        "--state-dir", default=DEFAULT_STATE_DIR, help=f"rig state directory (default {DEFAULT_STATE_DIR})"
-    )
-    p.add_argument(
-        "--key-file", metavar="PATH", help=f"key file to read or create (default STATE_DIR/{KEY_FILE_NAME})"
-    )
-    p.add_argument("--start", type=cliargs.date, metavar="YYYY-MM-DD",
-                   help="rig clock start for a new rig (default 2026-01-05)")
-    p.add_argument(
-        "--board",
-        choices=("qemu", "unix"),
-        help="run the firmware as a MicroPython image: qemu (emulated Cortex-M3, MPS2-AN385) or unix "
-        "(32-bit unix port); its UART/REPL on a pty; flash in STATE_DIR/board-KIND (kept)",
-    )
-    p.add_argument("--heap", type=cliargs.whole(1), metavar="BYTES",
-                   help="with --board: the image's heap size")
-
     p = add_command(sub, "status", "Show the rig's state, program, rate, reservoir and alarms.", _cmd_status)
     rig_options(p)
     p = add_command(sub, "readback", "Read the active program back from the rig.", _cmd_readback)

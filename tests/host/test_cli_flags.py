@@ -6,6 +6,7 @@ is refused in the documented form `itb: <flag>: '<value as typed>' <reason>`."""
 from __future__ import annotations
 
 import argparse
+import socket
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,23 @@ def test_rig_checks_its_arguments_before_creating_anything(
     line = itb("rig", "--state-dir", str(state), flag, value).one_line_error(2, reason)
     assert line.startswith(f"itb: {flag}: '{value}' "), line
     assert not state.exists()
+
+
+def test_rig_leaves_nothing_behind_when_its_port_is_taken(itb: Itb, tmp_path: Path) -> None:
+    state, key = tmp_path / "rs", tmp_path / "k.hex"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        r = itb("rig", "--state-dir", str(state), "--key-file", str(key), "--tcp", port)
+        r.one_line_error(2, "--tcp", "already in use")
+    assert not state.exists() and not key.exists()
+
+
+def test_rig_state_dir_must_be_a_directory(itb: Itb, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    itb("rig", "--state-dir", str(tmp_path / "f")).one_line_error(2, "--state-dir: ", "is not a directory")
+    assert (tmp_path / "f").read_text() == "x"
 
 
 def test_rig_heap_needs_board(itb: Itb, tmp_path: Path) -> None:
