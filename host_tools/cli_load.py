@@ -245,7 +245,8 @@ def register(sub: Any) -> None:
         help=f"hourly readings per ADV frame (default {AUTO_BATCH_HOURS}, or {DEFAULT_BATCH_HOURS} when "
         f"{AUTO_BATCH_HOURS} do not fit one frame)"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar or event lines")
+    p.add_argument("--quiet", action="store_true",
+                   help="nothing on stderr but errors: no progress bar, event lines or built-in rig notice")
     p.add_argument("--yes", action="store_true",
                    help="with --port: replace the rig's program without asking (scripts)")
 

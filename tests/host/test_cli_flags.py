@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import cli
+from host_tools import cli, cliargs
 from tests.host.conftest import Itb
 from tests.host.rig_support import run_cli
 from tests.host.test_cli_contract import _commands
@@ -56,6 +56,16 @@ def test_the_walk_covers_the_reported_flags() -> None:
                  ("status", "--timeout"), ("monitor", "--count"), ("log", "--from"), ("rig", "--tcp"),
                  ("status", "--json"), ("bench", "--quiet"), ("rate", "--dose")]:  # fmt: skip
         assert pair in seen, pair
+
+
+def test_every_command_is_built_by_the_parser_that_refuses_repeats() -> None:
+    for name, parser in COMMANDS.items():
+        assert isinstance(parser, cliargs.Parser), name
+        for action in parser._actions:
+            if action.option_strings and not isinstance(
+                action, (argparse._HelpAction, argparse._AppendAction)
+            ):
+                assert isinstance(action, (cliargs.Once, cliargs.OnceSwitch)), (name, action.option_strings)
 
 
 @pytest.mark.parametrize(("command", "flag", "value"), FLAGS, ids=[f"{c}{f}" for c, f, _v in FLAGS])
