@@ -122,11 +122,11 @@ class BenchSession:
         log: Callable[[str], None] | None = None,
     ) -> None:
         if not 1 <= days <= MAX_DAYS:
-            raise UsageError(f"--days: must be 1 to {MAX_DAYS} (got {days})")
+            raise UsageError(f"--days: '{days}' must be 1 to {MAX_DAYS}", field="--days", value=days)
         self.auto_batch = batch_hours is None
         batch_hours = AUTO_BATCH_HOURS if batch_hours is None else batch_hours
         if batch_hours < 1:
-            raise UsageError(f"batch_hours must be >= 1 (got {batch_hours})")
+            raise UsageError(f"--batch: '{batch_hours}' must be at least 1", field="--batch")
         self.client = client
         self.source = source
         data = source.encoding

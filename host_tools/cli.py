@@ -1,7 +1,8 @@
 """The `itb` command: a command table, and one place that turns errors into `itb: message` and an exit code.
 
 Each command module exposes `register(subparsers)`, adding its sub-commands with
-`parser.set_defaults(func=handler)`; a handler takes the parsed arguments and returns an exit code.
+`parser.set_defaults(func=handler)`; a handler takes the parsed arguments and returns an exit code. Every
+parser is a `cliargs.Parser`: an option that is not repeatable refuses a second occurrence.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from host_tools import __version__
-from host_tools.errors import EXIT_INTERRUPTED, EXIT_USAGE, ItbError
+from host_tools.cliargs import Parser
+from host_tools.errors import EXIT_INTERRUPTED, ItbError
 
 # Modules that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
     "host_tools.cli_calc",
+    "host_tools.cli_serve",
     "host_tools.cli_rig",
     "host_tools.cli_load",
     "host_tools.cli_example",
@@ -27,21 +30,15 @@ COMMAND_MODULES = (
 Handler = Callable[[argparse.Namespace], int]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse exits 2 on bad usage, which is our contract; keep its one-line message.
-        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
-
-
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The `itb` parser. With `argv`, command modules are imported in order only until one adds the command
     `argv` names (`itb rate` never imports the rig modules); without, or for an unknown command, all."""
-    parser = _Parser(
+    parser = Parser(
         prog="itb",
         description="ITB pump programming and dilution calculations for test rigs. Not for clinical use.",
     )
     parser.add_argument("--version", action="version", version=f"itb {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     command = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
     for name in COMMAND_MODULES:

@@ -215,7 +215,7 @@ COMMANDS: list[tuple[str, str, list[Flag], dict[str, Any]]] = [
             _PUMP,
             ("--phase", library.TITRATION_PHASE, "phase: " + ", ".join(library.CHANGE_PHASES)),
         ],
-        {"strict": False},
+        {},
     ),
     ("screening", "The screening test-dose plan, 24 h apart.", [], {"group": False, "strict": False}),
 ]

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from host_tools import examples, outfile
-from host_tools.errors import EXIT_OK
+from host_tools.errors import EXIT_OK, UsageError
 
 
 def _cmd_example(args: argparse.Namespace) -> int:
@@ -24,6 +24,12 @@ def _cmd_example(args: argparse.Namespace) -> int:
             star = " (itb bench runs it when no file is given)" if r["name"] == examples.DEFAULT else ""
             print(f"{r['name']:<{width}}  {r['label']}{star}")
         return EXIT_OK
+    if args.json:
+        raise UsageError(
+            "--json: lists the examples (give no NAME); an example itself is a TOML template: "
+            "leave out --json",
+            field="--json",
+        )
     src = examples.path(args.name)
     target = args.output or outfile.STDOUT
     outfile.write("-o", target, src.read_bytes())
@@ -43,5 +49,5 @@ def register(sub: Any) -> None:
     )
     p.add_argument("name", nargs="?", metavar="NAME", help="an example's name (as listed), e.g. night-boost")
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE (atomically; - is stdout)")
-    p.add_argument("--json", action="store_true", help="with no NAME: the list as JSON")
+    p.add_argument("--json", action="store_true", help="with no NAME: the list as JSON (refused with a NAME)")
     p.set_defaults(func=_cmd_example)

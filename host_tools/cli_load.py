@@ -16,7 +16,7 @@ from typing import Any
 from firmware_py import bridge as fw_bridge
 from firmware_py import program as fw_program
 from host_tools import cliargs, display, examples
-from host_tools.bench import AUTO_BATCH_HOURS, DEFAULT_BATCH_HOURS, run_bench, summary
+from host_tools.bench import AUTO_BATCH_HOURS, DEFAULT_BATCH_HOURS, MAX_DAYS, run_bench, summary
 from host_tools.cli_rig import (
     add_command,
     err,
@@ -76,7 +76,7 @@ def _parse_volume(flag: str, text: str | None) -> int | None:
 
     nl = qt.to_base(flag, qt.parse(flag, text, "volume", allow_zero=True), "volume")
     if nl < 0:
-        raise UsageError(f"{flag}: must not be negative (got {text})")
+        raise UsageError(f"{flag}: '{text}' must not be negative", field=flag, value=text)
     return nl
 
 
@@ -228,9 +228,9 @@ def register(sub: Any) -> None:
     rig_options(p)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts)")
     p.add_argument("--fill", action="store_true", help="refill to capacity at the program's concentration")
-    cliargs.once(
-        p, "--residual", metavar="VOLUME",
-        help="measured residual withdrawn at the fill, e.g. '3.1 mL' (with --fill)"
+    p.add_argument(
+        "--residual", metavar="VOLUME",
+        help="measured residual withdrawn at the fill, e.g. '3.1 mL' (with --fill)",
     )
     p.add_argument(
         "--no-bridge",
@@ -248,14 +248,16 @@ def register(sub: Any) -> None:
                    help=f"a prescription .toml or a PROGRAM.json (default: the built-in {examples.DEFAULT} "
                    "example, `itb example`)")
     rig_options(p)
-    p.add_argument("--days", type=int, default=14, help="simulated days (default 14)")
+    p.add_argument("--days", type=cliargs.whole(1, MAX_DAYS), default=14,
+                   help=f"simulated days, 1 to {MAX_DAYS} (default 14)")
     p.add_argument("--out", default="out/bench", metavar="DIR", help="output directory (default out/bench)")
     p.add_argument(
-        "--batch", type=int, metavar="H",
+        "--batch", type=cliargs.whole(1), metavar="H",
         help=f"hourly readings per ADV frame (default {AUTO_BATCH_HOURS}, or {DEFAULT_BATCH_HOURS} when "
         f"{AUTO_BATCH_HOURS} do not fit one frame)"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar or event lines")
+    p.add_argument("--quiet", action="store_true",
+                   help="nothing on stderr but errors: no progress bar, event lines or built-in rig notice")
     p.add_argument("--yes", action="store_true",
                    help="with --port: replace the rig's program without asking (scripts)")
 

@@ -1,4 +1,4 @@
-"""The rig commands of `itb`: rig, status, readback, log, monitor (load and bench: `cli_load`).
+"""The rig commands of `itb`: status, readback, log, monitor (rig: `cli_serve`; load and bench: `cli_load`).
 
 Every command that needs a rig takes `--port URL` (any pyserial URL: a device path, socket://HOST:PORT,
 loop://, rfc2217://...). Without `--port` it starts the built-in virtual rig (the firmware in a background
@@ -16,30 +16,22 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from firmware_py import config as fw_config
 from firmware_py import program as fw_program
-from firmware_py import units
 from firmware_py.rig import ROLLBACK
-from host_tools import display, keys
+from host_tools import cliargs, display, keys
 from host_tools.client import DEFAULT_RETRIES, RigClient
 from host_tools.errors import (
     EXIT_OK,
-    EXIT_REFUSED,
     EXIT_USAGE,
     CommError,
     UsageError,
 )
 from host_tools.link import DEFAULT_TIMEOUT_S
 from host_tools.replies import LogEntry, RigStatus
-from host_tools.signals import stop_on_signals
 from host_tools.source import Source
-from host_tools.virtual_rig import DEFAULT_START_S, VIRTUAL_CONFIG, VirtualRig
-
-DEFAULT_STATE_DIR = "itb-rig-state"
-KEY_FILE_NAME = "itb_key.hex"
+from host_tools.virtual_rig import DEFAULT_START_S, VirtualRig
 
 
 def err(text: str) -> None:
@@ -116,10 +108,8 @@ def rig_session(
     """A connected client: to `--port`, or to a built-in virtual rig started for this command.
 
     Yields (client, builtin). For a command that changes the rig (need_key), a communication failure says
-    what the rig was left running (`CommError.rig_state`)."""
+    what the rig was left running (`CommError.rig_state`). `--quiet` leaves out the built-in rig's notice."""
     timeout_s, retries = args.timeout, args.retries
-    if timeout_s <= 0 or retries < 0:
-        raise UsageError(f"--timeout must be > 0 and --retries >= 0 (got {timeout_s}, {retries})")
     vr: VirtualRig | None = None
     client: RigClient | None = None
     try:
@@ -128,7 +118,8 @@ def rig_session(
         else:
             vr = VirtualRig(transport="pty", start_s=start_s if start_s is not None else DEFAULT_START_S)
             vr.start()
-            err(f"itb: no --port: using a built-in virtual rig on {vr.url} (state discarded on exit)")
+            if not getattr(args, "quiet", False):
+                err(f"itb: no --port: using a built-in virtual rig on {vr.url} (state discarded on exit)")
             url, key = vr.url, vr.key
         client = RigClient.connect(url, key, timeout_s=timeout_s, retries=retries)
         yield client, vr is not None
@@ -151,89 +142,6 @@ def load_source(path: str) -> Source:
     from host_tools import rx  # noqa: PLC0415 (pint and TOML only when a file is loaded)
 
     return rx.load_source(path)
-
-
-def _cmd_rig_board(args: argparse.Namespace) -> int:
-    from host_tools.board import EmulatedBoard  # noqa: PLC0415 (only with --board)
-
-    state_dir = Path(args.state_dir)
-    key_path = keys.key_file_from(args.key_file) or str(state_dir / KEY_FILE_NAME)
-    key, created = keys.load_or_create_key_file(key_path)
-    board = EmulatedBoard(args.board, state_dir / f"board-{args.board}", heap=args.heap)
-    if not board.provisioned():
-        print(f"itb rig: provisioning a new {args.board} board (key, itb_rig.cfg, main.py)", flush=True)
-        board.provision(key)
-    try:
-        board.start()
-        print(
-            f"itb rig: serving the rig firmware on an emulated {args.board} board on {board.url}", flush=True
-        )
-        print(f"itb rig: image {board.image}; flash/file system in {board.dir.resolve()}")
-        print(f"itb rig: key file {Path(key_path).resolve()} ({'created' if created else 'read'}, mode 0600)")
-        print(
-            f"itb rig: e.g. ITB_RIG_KEY_FILE={key_path} itb status --port {board.url}; Ctrl-C stops",
-            flush=True,
-        )
-        with stop_on_signals():
-            while board.running:
-                time.sleep(0.5)
-        print(f"itb rig: the board exited: {board.output[-3:]}", flush=True)
-        return EXIT_REFUSED
-    except KeyboardInterrupt:
-        print("itb rig: stopped", flush=True)
-    finally:
-        board.stop()
-    return EXIT_OK
-
-
-def _cmd_rig(args: argparse.Namespace) -> int:
-    if args.board:
-        return _cmd_rig_board(args)
-    state_dir = Path(args.state_dir)
-    key_path = keys.key_file_from(args.key_file) or str(state_dir / KEY_FILE_NAME)
-    key, created = keys.load_or_create_key_file(key_path)
-    cfg_path = state_dir / fw_config.CONFIG_FILE
-    if cfg_path.exists():
-        try:
-            config = fw_config.parse(cfg_path.read_text())
-        except (OSError, UnicodeError) as exc:
-            raise UsageError(f"{cfg_path}: cannot be read: {exc}") from None
-        except ValueError as exc:
-            raise UsageError(f"{cfg_path}: {exc}") from None
-    else:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        config = VIRTUAL_CONFIG
-        cfg_path.write_text(config.text())
-    start = DEFAULT_START_S
-    if args.start:
-        try:
-            day = dt.date.fromisoformat(args.start)
-        except ValueError:
-            raise UsageError(f"--start: expected a date YYYY-MM-DD (got {args.start!r})") from None
-        start = (day - dt.date(1970, 1, 1)).days * units.S_PER_DAY
-    transport = "tcp" if args.tcp is not None else "pty"
-    vr = VirtualRig(
-        transport=transport, port=args.tcp or 0, state_dir=state_dir, key=key, start_s=start, durable=True,
-        config=config,
-    )
-    try:
-        st = vr.rig.status()
-        print(f"itb rig: serving the virtual rig on {vr.url}", flush=True)
-        print(f"itb rig: key file {Path(key_path).resolve()} ({'created' if created else 'read'}, mode 0600)")
-        print(f"itb rig: state in {state_dir.resolve()}; program {st.prog or 'none'}, state {st.state}")
-        print(
-            f"itb rig: configuration {cfg_path.resolve()}: " + " ".join(f"{k}={v}" for k, v in config.pairs())
-        )
-        print(
-            f"itb rig: e.g. ITB_RIG_KEY_FILE={key_path} itb status --port {vr.url}; Ctrl-C stops", flush=True
-        )
-        with stop_on_signals():
-            vr.serve_forever()
-    except KeyboardInterrupt:
-        print("itb rig: stopped", flush=True)
-    finally:
-        vr.close()
-    return EXIT_OK
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -266,8 +174,6 @@ def _cmd_readback(args: argparse.Namespace) -> int:
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
-    if args.start < 0:
-        raise UsageError(f"--from: must be >= 0 (got {args.start})")
     with rig_session(args, need_key=False) as (client, _builtin):
         entries = client.log(args.start)
         if args.json:
@@ -279,8 +185,6 @@ def _cmd_log(args: argparse.Namespace) -> int:
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
-    if args.count < 1 or args.interval < 0:
-        raise UsageError(f"--count must be >= 1 and --interval >= 0 (got {args.count}, {args.interval})")
     with rig_session(args, need_key=False) as (client, _builtin):
         for i in range(args.count):
             if i:
@@ -324,14 +228,14 @@ def rig_options(p: argparse.ArgumentParser, json_flag: bool = True) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=cliargs.seconds(positive=True),
         default=DEFAULT_TIMEOUT_S,
         metavar="S",
         help="reply timeout, seconds (default 2)",
     )
     p.add_argument(
         "--retries",
-        type=int,
+        type=cliargs.whole(0),
         default=DEFAULT_RETRIES,
         metavar="N",
         help="retries after a timeout (default 2)",
@@ -342,39 +246,21 @@ def rig_options(p: argparse.ArgumentParser, json_flag: bool = True) -> None:
 
 def register(sub: Any) -> None:
     """Add the rig sub-commands to the `itb` command table."""
-    p = add_command(
-        sub, "rig", "Serve the rig firmware as a virtual rig on a pty (default) or a TCP port.", _cmd_rig
-    )
-    p.add_argument(
-        "--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT for socket:// (0: any free port)"
-    )
-    p.add_argument(
-        "--state-dir", default=DEFAULT_STATE_DIR, help=f"rig state directory (default {DEFAULT_STATE_DIR})"
-    )
-    p.add_argument(
-        "--key-file", metavar="PATH", help=f"key file to read or create (default STATE_DIR/{KEY_FILE_NAME})"
-    )
-    p.add_argument("--start", metavar="YYYY-MM-DD", help="rig clock start for a new rig (default 2026-01-05)")
-    p.add_argument(
-        "--board",
-        choices=("qemu", "unix"),
-        help="run the firmware as a MicroPython image: qemu (emulated Cortex-M3, MPS2-AN385) or unix "
-        "(32-bit unix port); its UART/REPL on a pty; flash in STATE_DIR/board-KIND (kept)",
-    )
-    p.add_argument("--heap", type=int, metavar="BYTES", help="with --board: the image's heap size")
-
     p = add_command(sub, "status", "Show the rig's state, program, rate, reservoir and alarms.", _cmd_status)
     rig_options(p)
     p = add_command(sub, "readback", "Read the active program back from the rig.", _cmd_readback)
     rig_options(p)
     p = add_command(sub, "log", "Show the rig's event log.", _cmd_log)
     rig_options(p)
-    p.add_argument("--from", dest="start", type=int, default=0, metavar="N", help="first entry index")
+    p.add_argument("--from", dest="start", type=cliargs.whole(0), default=0, metavar="N",
+                   help="first entry index")
     p = add_command(sub, "monitor", "Poll the rig's status.", _cmd_monitor)
     rig_options(p)
-    p.add_argument("--count", type=int, default=10, metavar="N", help="number of polls (default 10)")
+    p.add_argument("--count", type=cliargs.whole(1), default=10, metavar="N",
+                   help="number of polls (default 10)")
     p.add_argument(
-        "--interval", type=float, default=1.0, metavar="S", help="seconds between polls (default 1)"
+        "--interval", type=cliargs.seconds(positive=False), default=1.0, metavar="S",
+        help="seconds between polls (default 1)",
     )
 
 
