@@ -15,7 +15,7 @@ from typing import Any
 
 from firmware_py import bridge as fw_bridge
 from firmware_py import program as fw_program
-from host_tools import cliargs, display, examples
+from host_tools import bench_builtin, cliargs, display, examples
 from host_tools.bench import AUTO_BATCH_HOURS, DEFAULT_BATCH_HOURS, run_bench, summary
 from host_tools.cli_rig import (
     add_command,
@@ -30,6 +30,7 @@ from host_tools.cli_rig import (
 from host_tools.client import RigClient, describe
 from host_tools.errors import EXIT_OK, EXIT_REFUSED, InterruptedLoadError, RefusedError, UsageError
 from host_tools.replies import Refill, RigRefusedError, RigStatus
+from host_tools.virtual_rig import VIRTUAL_CONFIG
 
 
 def _stdin_isatty() -> bool:
@@ -88,7 +89,14 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
     data = source.encoding
     new = fw_program.decode(data)
     residual = _parse_volume("--residual", args.residual)
-    with rig_session(args, need_key=True, start_s=source.fill_start_s) as (client, builtin):
+    # The built-in rig is set up for the program (host_tools.bench_builtin); a rig at --port as it is.
+    setup = None if args.port else bench_builtin.plan(source, VIRTUAL_CONFIG)
+    if setup is not None:
+        for line in setup.lines():
+            err(f"itb: {line}")
+    start_s = source.fill_start_s if setup is None else setup.start_s
+    with rig_session(args, need_key=True, start_s=start_s,
+                     config=VIRTUAL_CONFIG if setup is None else setup.config) as (client, builtin):
         st = client.status()
         refill = None
         if args.fill or builtin or st.conc_ng_per_ul != new.conc_ng_per_ul:
@@ -175,7 +183,14 @@ def _cmd_bench(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out: {out_dir} exists and is not a directory")
-    with rig_session(args, need_key=True, start_s=source.fill_start_s) as (client, builtin):
+    # The built-in rig is set up for the program (host_tools.bench_builtin); a rig at --port as it is.
+    setup = None if args.port else bench_builtin.plan(source, VIRTUAL_CONFIG)
+    if setup is not None:
+        for line in setup.lines():
+            err(f"itb: {line}")
+    start_s = source.fill_start_s if setup is None else setup.start_s
+    with rig_session(args, need_key=True, start_s=start_s,
+                     config=VIRTUAL_CONFIG if setup is None else setup.config) as (client, builtin):
         if not builtin:
             # A live rig: its program is replaced (with a full fill), so show it and ask, as `load` does.
             new = fw_program.decode(source.encoding)
@@ -195,6 +210,7 @@ def _cmd_bench(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None
             batch_hours=args.batch,
             progress=None if not args.quiet else False,
             log=log,
+            builtin=setup if builtin else None,
         )
     if args.json:
         print_json(result.report)

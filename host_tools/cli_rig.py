@@ -131,9 +131,11 @@ def _key_for(args: argparse.Namespace, need_key: bool) -> keys.RigKey | None:
 
 @contextmanager
 def rig_session(
-    args: argparse.Namespace, need_key: bool, start_s: int | None = None
+    args: argparse.Namespace, need_key: bool, start_s: int | None = None,
+    config: fw_config.Config = VIRTUAL_CONFIG,
 ) -> Iterator[tuple[RigClient, bool]]:
-    """A connected client: to `--port`, or to a built-in virtual rig started for this command.
+    """A connected client: to `--port`, or to a built-in virtual rig started for this command (with
+    `config`, the bench pump unless a command sets it up for its program: `itb bench`).
 
     Yields (client, builtin). For a command that changes the rig (need_key), a communication failure says
     what the rig was left running (`CommError.rig_state`)."""
@@ -146,7 +148,8 @@ def rig_session(
         if args.port:
             url, key = args.port, _key_for(args, need_key)
         else:
-            vr = VirtualRig(transport="pty", start_s=start_s if start_s is not None else DEFAULT_START_S)
+            vr = VirtualRig(transport="pty", start_s=start_s if start_s is not None else DEFAULT_START_S,
+                            config=config)
             vr.start()
             err(f"itb: no --port: using a built-in virtual rig on {vr.url} (state discarded on exit)")
             url, key = vr.url, vr.key

@@ -221,14 +221,10 @@ def window_table(field: str, item: dict[str, object]) -> WindowSpec:
         return window(
             f"{field}.change", effect + "=" + change, (m.group(1), m.group(2)), change, days=days, dose=False
         )
-    return window(
-        f"{field}.dose",
-        f"{effect}={item['dose']}",
-        (m.group(1), m.group(2)),
-        item["dose"],
-        days=days,
-        dose=True,
-    )
+    dose = item["dose"]
+    if isinstance(dose, dict) and set(dose) == {"value", "unit"}:  # a program file's {value, unit}
+        dose = f"{dose['value']} {dose['unit']}"
+    return window(f"{field}.dose", f"{effect}={dose}", (m.group(1), m.group(2)), dose, days=days, dose=True)
 
 
 def _days_list(field: str, value: object) -> tuple[int, ...] | None:
