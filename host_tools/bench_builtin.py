@@ -184,7 +184,12 @@ def establish(client: RigClient, pred: Predecessor, until_s: int, log: Callable[
     p = pred.program
     st = client.status()
     capacity = client.info.config.reservoir_nl if client.info else p.reservoir_nl
-    result = client.load(pred.encoding, Refill.full(capacity, p.conc_ng_per_ul, st))
+    try:
+        result = client.load(pred.encoding, Refill.full(capacity, p.conc_ng_per_ul, st))
+    except RefusedError as exc:
+        raise RefusedError("", None, f"the built-in rig cannot run the [previous] the prescription states, "
+                           f"so it cannot bench it: {exc.reason} (use --port with a rig that runs it)",
+                           exc.rule_ids) from None
     t = result.t_commit_s
     log(f"predecessor {fw_program.short_id(pred.encoding)} loaded at t={t}: {_rates(p.schedule)} at "
         f"{display.conc(p.conc_ng_per_ul)}, {display.ml(capacity)} filled")

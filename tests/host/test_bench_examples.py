@@ -93,6 +93,20 @@ def test_a_program_file_in_a_change_phase_is_refused_with_a_hint(tmp_path: Path)
     assert bench_builtin.NO_PREVIOUS_HINT in err
 
 
+def test_a_previous_the_rig_cannot_run_is_refused_naming_it(tmp_path: Path) -> None:
+    # 1050 -> 1100 mcg/day with the ITB-RNG-04 override: `itb program build` allows it, but the predecessor
+    # (1050 mcg/day) would need an override of its own, which the bench does not invent: refused, exit 1.
+    text = examples.path("soft-override").read_text()
+    text = text.replace('base = "1000 mcg/day"', 'base = "1050 mcg/day"')
+    f = tmp_path / "high.toml"
+    f.write_text(text)
+    assert run_cli(["program", "build", str(f)])[0] == EXIT_OK
+    code, out, err = run_cli(["bench", str(f), "--days", "1", "--out", str(tmp_path / "b"), "--quiet"])
+    assert code == EXIT_REFUSED and out == ""
+    assert "the built-in rig cannot run the [previous] the prescription states" in err
+    assert "needs override (ITB-RNG-04): transfer 1050 mcg/day" in err
+
+
 def test_with_a_port_nothing_is_set_up(tmp_path: Path) -> None:
     # A rig at --port keeps its own configuration (the bench pump) and history (none): the constant-flow
     # example is refused on its facts and its phase, as before.
@@ -102,4 +116,9 @@ def test_with_a_port_nothing_is_set_up(tmp_path: Path) -> None:
                                   str(tmp_path / "b"), "--quiet", "--port", vr.url, "--key-file", str(kf),
                                   "--yes"])
     assert code == EXIT_REFUSED and "built-in rig" not in err
-    assert "[ITB-PMP-01]" in err and "[ITB-STA-01]" in err and bench_builtin.NO_PREVIOUS_HINT not in err
+    assert "[ITB-STA-01]" in err and bench_builtin.NO_PREVIOUS_HINT not in err
+    # The facts in display units, as the host prints the envelope's text (never 40000000 nL).
+    assert "program reservoir 40 mL differs from the rig's 20 mL [ITB-PMP-01]" in err, err
+    assert "program catheter length 60 cm differs from the rig's 50 cm [ITB-PMP-02]" in err
+    assert "program internal volume 0.25 mL differs from the rig's 0.2 mL [ITB-PMP-03]" in err
+    assert " nL" not in err and " mm" not in err
