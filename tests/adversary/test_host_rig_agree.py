@@ -19,16 +19,24 @@ from host_tools.client import RigClient
 from tests.adversary import machine
 from tests.adversary.differential import Agreement
 
-SEQUENCES = 250  # about 2 000 compared loads, 30 s; ./dev adversary N --host-rig runs more
+SEQUENCES = 250  # about 1 600 to 2 000 compared loads a round, 15 s; ./dev adversary N --host-rig runs more
+COMPARED = 2_000  # compared loads at least: rounds of SEQUENCES (new seeds) until there are as many
+ROUNDS = 4
 MUTANT_SEQUENCES = 60
 
 
 def test_host_and_rig_make_the_same_decision() -> None:
+    # How many loads a round compares depends on what the process imported before (the same seeds gave
+    # 1 619 to over 2 000 in one suite or another, on the code before and after the bench set-up of
+    # host_tools/bench_builtin.py), so rounds go on until COMPARED loads were compared.
     tally = Agreement()
-    s = machine.run(SEQUENCES, seed=20_261_201, host_rig=tally)
-    assert s.errors == 0, s.summary()
+    for k in range(ROUNDS):
+        s = machine.run(SEQUENCES, seed=20_261_201 + 1_000 * k, host_rig=tally)
+        assert s.errors == 0, s.summary()
+        if tally.compared >= COMPARED:
+            break
     assert tally.disagreements == [], "\n".join(tally.disagreements[:5])
-    assert tally.compared >= 2_000, tally
+    assert tally.compared >= COMPARED, tally
     assert tally.accepted > 200 and tally.refused > 1_000, tally
 
 
