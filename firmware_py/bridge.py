@@ -7,9 +7,7 @@ from firmware_py.decision import applied
 from firmware_py.errors import InputError
 from firmware_py.flow import flow_nl_per_day, require_conc
 from firmware_py.record import Record
-from firmware_py.units import S_PER_DAY, ceil_div, floor_div
-
-MM_PER_CM = 10
+from firmware_py.units import MM_PER_CM, S_PER_DAY, ceil_div, floor_div
 
 
 def bolus_duration_s(volume_nl: int, old_conc_ng_per_ul: int, rate_ng_per_day: int) -> int:

@@ -7,7 +7,16 @@
 # test made a decision apply it.
 
 from firmware_py import errors, library
-from firmware_py.units import NG_PER_MCG, PERCENT, PERMILLE, fmt_scaled
+from firmware_py.units import (
+    MM_PER_CM,
+    NG_PER_MCG,
+    NL_PER_ML,
+    PERCENT,
+    PERMILLE,
+    S_PER_H,
+    S_PER_MIN,
+    fmt_scaled,
+)
 
 try:
     from typing import TYPE_CHECKING
@@ -32,6 +41,30 @@ def mcg(ng: int) -> str:
     # ng (or ng/day) as mcg, exactly to the ng, truncated toward zero, trailing zeros dropped (display only;
     # the host's precision policy, docs/cli.md): 12000000 -> "12000", 20833 -> "20.833".
     return fmt_scaled(ng, NG_PER_MCG, 3).rstrip("0").rstrip(".")
+
+
+def _exact(value: int, scale: int, digits: int) -> str:
+    # value / scale exactly to `digits` decimals (every base unit divides it), trailing zeros dropped.
+    return fmt_scaled(value, scale, digits).rstrip("0").rstrip(".")
+
+
+def ml(nl: int) -> str:
+    # A volume in the display unit, exactly to the nL: 20000000 -> "20 mL", 250000 -> "0.25 mL".
+    return _exact(nl, NL_PER_ML, 6) + " mL"
+
+
+def cm(mm: int) -> str:
+    # A catheter length in the display unit: 500 -> "50 cm", 455 -> "45.5 cm".
+    return _exact(mm, MM_PER_CM, 1) + " cm"
+
+
+def span(s: int) -> str:
+    # A duration for people, exact: 1800 -> "30 min", 5400 -> "1 h 30 min", 90 -> "1 min 30 s".
+    parts = []
+    for n, unit in ((s // S_PER_H, " h"), (s % S_PER_H // S_PER_MIN, " min"), (s % S_PER_MIN, " s")):
+        if n:
+            parts.append(str(n) + unit)
+    return " ".join(parts) if parts else "0 s"
 
 
 def pct(permille: int) -> str:

@@ -26,12 +26,12 @@ from firmware_py.changes import (
     spacing,
 )
 from firmware_py.config import Config
-from firmware_py.decision import Decision, mcg, pct
+from firmware_py.decision import Decision, cm, mcg, ml, pct, span
 from firmware_py.history import History, lookback_s
 from firmware_py.program import Program, steps_text
 from firmware_py.schedule import Schedule, phase_label, phase_of, steps_per_day
 from firmware_py.screening import all_screening_doses, initial_daily_dose, initial_rule
-from firmware_py.units import NL_PER_ML, NL_PER_UL, PERMILLE, S_PER_DAY, fmt_scaled
+from firmware_py.units import NL_PER_UL, PERMILLE, S_PER_DAY
 
 P = PERMILLE
 
@@ -111,17 +111,29 @@ def stated_history(now_s: int, previous: Schedule | None, since_change_s: int, s
 
 def _facts(d: Decision, p: Program, cfg: Config) -> None:
     # ITB-PMP-01..04: the pump facts are the rig's; a program that disagrees names both values.
-    for rid, what, mine, theirs, unit in (
-        ("ITB-PMP-01", "pump kind", p.pump_kind, cfg.pump_kind, ""),
-        ("ITB-PMP-01", "reservoir", p.reservoir_nl, cfg.reservoir_nl, " nL"),
-        ("ITB-PMP-03", "internal volume", p.internal_nl, cfg.internal_nl, " nL"),
-        ("ITB-PMP-02", "catheter length", p.catheter_mm, cfg.catheter_mm, " mm"),
-        ("ITB-PMP-04", "minimum step", p.min_step_s, cfg.min_step_s, " s"),
+    for rid, what, mine, theirs in (
+        ("ITB-PMP-01", "pump kind", p.pump_kind, cfg.pump_kind),
+        ("ITB-PMP-01", "reservoir", p.reservoir_nl, cfg.reservoir_nl),
+        ("ITB-PMP-03", "internal volume", p.internal_nl, cfg.internal_nl),
+        ("ITB-PMP-02", "catheter length", p.catheter_mm, cfg.catheter_mm),
+        ("ITB-PMP-04", "minimum step", p.min_step_s, cfg.min_step_s),
     ):
         d.apply(rid)
         if mine != theirs:
-            d.refuse(rid, "program " + what + " " + str(mine) + unit + " differs from the rig's "
-                     + str(theirs) + unit)
+            d.refuse(rid, "program " + what + " " + _shown(rid, mine) + " differs from the rig's "
+                     + _shown(rid, theirs))
+
+
+def _shown(rid: str, value: object) -> str:
+    # A pump fact in its display unit (mL, cm, min), exact, as the host shows it: never the base unit.
+    if not isinstance(value, int):
+        return str(value)
+    n = value
+    if rid == "ITB-PMP-02":
+        return cm(n)
+    if rid == "ITB-PMP-04":
+        return span(n)
+    return ml(n)
 
 
 def _range(d: Decision, p: Program, ov: dict[str, str]) -> None:
@@ -280,13 +292,12 @@ def _start(d: Decision, h: History, p: Program, cfg: Config, *, ov: dict[str, st
 
 def _refill(r: Refill, cfg: Config) -> Decision:
     # ITB-PMP-01: a fill never exceeds the rig's reservoir.
-    d = Decision("refill " + fmt_scaled(r.added_nl, NL_PER_ML, 6) + " mL")
+    d = Decision("refill " + ml(r.added_nl))
     d.apply("ITB-PMP-01")
     for what, v in (("fill", r.added_nl), ("measured residual", r.residual_nl)):
         if v > cfg.reservoir_nl:
-            d.refuse("ITB-PMP-01", "a " + what + " of " + fmt_scaled(v, NL_PER_ML, 6)
-                     + " mL exceeds the rig's "
-                     + fmt_scaled(cfg.reservoir_nl, NL_PER_ML, 6) + " mL reservoir")
+            d.refuse("ITB-PMP-01", "a " + what + " of " + ml(v) + " exceeds the rig's "
+                     + ml(cfg.reservoir_nl) + " reservoir")
     return d
 
 
@@ -294,8 +305,7 @@ def _bolus(h: History, running: Program | None, b: Bolus, cfg: Config, now: int)
     # ITB-BRG-01: at most the rig's dead volume, and at every instant of the bolus at most the rate the
     # schedule runs then (the old drug is pushed no faster than the old flow); ITB-DIS-01: at no instant
     # more than 20 % below the highest rate the pump ran there within 24 h (a slow bolus is an abrupt cut).
-    d = Decision("bridge bolus " + fmt_scaled(b.volume_nl, NL_PER_ML, 6) + " mL over "
-                 + str(b.duration_s) + " s")
+    d = Decision("bridge bolus " + ml(b.volume_nl) + " over " + span(b.duration_s))
     d.apply("ITB-BRG-01")
     d.apply("ITB-DIS-01")
     if running is None:
@@ -305,8 +315,7 @@ def _bolus(h: History, running: Program | None, b: Bolus, cfg: Config, now: int)
     dead = bridge(cfg.internal_nl, cfg.catheter_mm, b.old_conc, running.conc_ng_per_ul,
                   sched.rate_at(now)).dead_volume_nl
     if b.volume_nl > dead:
-        d.refuse("ITB-BRG-01", fmt_scaled(b.volume_nl, NL_PER_ML, 6) + " mL is more than the rig's dead "
-                 "volume " + fmt_scaled(dead, NL_PER_ML, 6) + " mL")
+        d.refuse("ITB-BRG-01", ml(b.volume_nl) + " is more than the rig's dead volume " + ml(dead))
     rate = bolus_rate(b.volume_nl, b.old_conc, b.duration_s)
     drug = b.volume_nl * b.old_conc * S_PER_DAY  # the exact rate is drug / per (ng/day), compared exactly
     per = b.duration_s * NL_PER_UL

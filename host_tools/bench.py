@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware_py import program as fw_program
 from firmware_py import program_checks, units
@@ -50,6 +50,9 @@ from host_tools.errors import UsageError, VerificationError
 from host_tools.progress import Progress
 from host_tools.replies import AdvanceAck, Reading, Refill, RigRefusedError, RigStatus
 from host_tools.source import Source
+
+if TYPE_CHECKING:
+    from host_tools.bench_builtin import BuiltinSetup
 
 S_PER_H = units.S_PER_H
 MAX_DAYS = 3660
@@ -120,6 +123,7 @@ class BenchSession:
         batch_hours: int | None = None,
         progress: bool | None = None,
         log: Callable[[str], None] | None = None,
+        builtin: BuiltinSetup | None = None,
     ) -> None:
         if not 1 <= days <= MAX_DAYS:
             raise UsageError(f"--days: '{days}' must be 1 to {MAX_DAYS}", field="--days", value=days)
@@ -152,6 +156,7 @@ class BenchSession:
         self.decision = ""
         self.pending_event = ""  # an event at the end of the last reading: marked on the next hour's row
         self.plots_note = ""  # why no PNG was written, when none was
+        self.builtin = builtin  # how the built-in rig was set up (host_tools.bench_builtin), or None
 
     # -- expected values (path 1) --
 
@@ -179,9 +184,12 @@ class BenchSession:
         st = self.client.status()
         if self.client.info is not None and self.client.info.clock != "bench":
             raise UsageError("bench needs a rig with a bench clock (ADV); this rig follows real time")
+        if self.builtin is not None:  # the predecessor first, and a refusal with the built-in rig's hint
+            st = self.builtin.before_load(self.client, self.source, st, self.log)
         fill = Refill.full(p.reservoir_nl, p.conc_ng_per_ul, st)
         residual = fill.measured_residual_nl
-        result = self.client.load(self.data, fill)
+        load = self.client.load if self.builtin is None else self.builtin.loader(self.client)
+        result = load(self.data, fill)
         self.t_start = result.t_commit_s
         self.fills.append(_Fill(self.t_start, p.reservoir_nl, p.conc_ng_per_ul, 0, 0))
         self.decision = result.decision
@@ -383,9 +391,10 @@ def run_bench(
     batch_hours: int | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    builtin: BuiltinSetup | None = None,
 ) -> BenchResult:
     """Run a bench session on `client` with `source` (a `host_tools.source.Source` or an encoding; see the
-    module docstring).
+    module docstring); `builtin`: how the built-in rig was set up (`host_tools.bench_builtin.plan`).
 
     Raises `CommError` (exit 3) when the rig cannot be reached; a delivery outside tolerance is reported in
     the result (`passed` False), not raised.
@@ -393,7 +402,8 @@ def run_bench(
     if isinstance(source, bytes):
         source = Source.from_bytes(source)
     session = BenchSession(
-        client, source, days=days, out_dir=Path(out_dir), batch_hours=batch_hours, progress=progress, log=log
+        client, source, days=days, out_dir=Path(out_dir), batch_hours=batch_hours, progress=progress, log=log,
+        builtin=builtin,
     )
     return session.run()
 

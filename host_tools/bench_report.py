@@ -166,6 +166,7 @@ def _report(self: BenchSession, end: int, exact_total: Fraction, mg: Fraction) -
             "hour_bucket_ng_float": float(max_dev),
             "cumulative_ng": max_cum_dev,
         },
+        "builtin_rig": self.builtin.to_json() if self.builtin else None,
         "tolerance": TOLERANCE,
         "alarms": self.alarms,
         "refills": self.refills,
@@ -233,6 +234,11 @@ def summary(result: BenchResult) -> str:
         f"  alarms: {', '.join(a['kind'] + ' at hour ' + str(a['hour']) for a in rep['alarms']) or 'none'}; "
         f"refills: {len(rep['refills']) - 1} after the initial fill",
     ]
+    pred = (rep.get("builtin_rig") or {}).get("predecessor")
+    if pred:
+        lines.append(f"  before it: the [previous] program {pred['program_id']} ran "
+                     f"{display.duration(pred['since_change_s'])} on the built-in rig "
+                     f"({display.plural(len(pred['refills']), 'refill')})")
     if rep["failures"]:
         lines.append(f"  {rep['failure_count']} problem(s), first: {rep['failures'][0]}")
     names = ", ".join(sorted(result.files[k] for k in result.files))

@@ -15,7 +15,7 @@ from typing import Any
 
 from firmware_py import bridge as fw_bridge
 from firmware_py import program as fw_program
-from host_tools import cliargs, display, examples
+from host_tools import bench_builtin, cliargs, display, examples
 from host_tools.bench import AUTO_BATCH_HOURS, DEFAULT_BATCH_HOURS, MAX_DAYS, run_bench, summary
 from host_tools.cli_rig import (
     add_command,
@@ -29,6 +29,8 @@ from host_tools.cli_rig import (
 from host_tools.client import RigClient, describe
 from host_tools.errors import EXIT_OK, EXIT_REFUSED, InterruptedLoadError, RefusedError, UsageError
 from host_tools.replies import BolusAck, Refill, RigRefusedError, RigStatus
+from host_tools.source import Source
+from host_tools.virtual_rig import VIRTUAL_CONFIG
 
 
 def _stdin_isatty() -> bool:
@@ -80,6 +82,16 @@ def _parse_volume(flag: str, text: str | None) -> int | None:
     return nl
 
 
+def _builtin_setup(args: argparse.Namespace, source: Source) -> bench_builtin.BuiltinSetup | None:
+    """The built-in rig set up for the program (host_tools.bench_builtin), said on stderr unless --quiet;
+    None with --port (a rig is taken as it is)."""
+    setup = None if args.port else bench_builtin.plan(source, VIRTUAL_CONFIG)
+    if setup is not None and not getattr(args, "quiet", False):
+        for line in setup.lines():
+            err(f"itb: {line}")
+    return setup
+
+
 def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None = None) -> int:
     _need_confirmation("load", args.yes, stdin_isatty)
     cliargs.requires(args, "--residual", "--fill", lambda a: bool(a.fill))
@@ -87,7 +99,10 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
     data = source.encoding
     new = fw_program.decode(data)
     residual = _parse_volume("--residual", args.residual)
-    with rig_session(args, need_key=True, start_s=source.fill_start_s) as (client, builtin):
+    setup = _builtin_setup(args, source)
+    start_s = source.fill_start_s if setup is None else setup.start_s
+    with rig_session(args, need_key=True, start_s=start_s,
+                     config=VIRTUAL_CONFIG if setup is None else setup.config) as (client, builtin):
         st = client.status()
         refill = None
         if args.fill or builtin or st.conc_ng_per_ul != new.conc_ng_per_ul:
@@ -186,7 +201,10 @@ def _cmd_bench(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out: {out_dir} exists and is not a directory")
-    with rig_session(args, need_key=True, start_s=source.fill_start_s) as (client, builtin):
+    setup = _builtin_setup(args, source)
+    start_s = source.fill_start_s if setup is None else setup.start_s
+    with rig_session(args, need_key=True, start_s=start_s,
+                     config=VIRTUAL_CONFIG if setup is None else setup.config) as (client, builtin):
         if not builtin:
             # A live rig: its program is replaced (with a full fill), so show it and ask, as `load` does.
             new = fw_program.decode(source.encoding)
@@ -206,6 +224,7 @@ def _cmd_bench(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None
             batch_hours=args.batch,
             progress=None if not args.quiet else False,
             log=log,
+            builtin=setup if builtin else None,
         )
     if args.json:
         print_json(result.report)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from firmware_py import config as fw_config
 from firmware_py import program as fw_program
 from firmware_py.rig import ROLLBACK
 from host_tools import cliargs, display, keys
@@ -31,7 +32,7 @@ from host_tools.errors import (
 from host_tools.link import DEFAULT_TIMEOUT_S
 from host_tools.replies import LogEntry, RigStatus
 from host_tools.source import Source
-from host_tools.virtual_rig import DEFAULT_START_S, VirtualRig
+from host_tools.virtual_rig import DEFAULT_START_S, VIRTUAL_CONFIG, VirtualRig
 
 
 def err(text: str) -> None:
@@ -103,9 +104,11 @@ def _key_for(args: argparse.Namespace, need_key: bool) -> keys.RigKey | None:
 
 @contextmanager
 def rig_session(
-    args: argparse.Namespace, need_key: bool, start_s: int | None = None
+    args: argparse.Namespace, need_key: bool, start_s: int | None = None,
+    config: fw_config.Config = VIRTUAL_CONFIG,
 ) -> Iterator[tuple[RigClient, bool]]:
-    """A connected client: to `--port`, or to a built-in virtual rig started for this command.
+    """A connected client: to `--port`, or to a built-in virtual rig started for this command (with
+    `config`, the bench pump unless a command sets it up for its program: `itb bench`).
 
     Yields (client, builtin). For a command that changes the rig (need_key), a communication failure says
     what the rig was left running (`CommError.rig_state`). `--quiet` leaves out the built-in rig's notice."""
@@ -116,7 +119,8 @@ def rig_session(
         if args.port:
             url, key = args.port, _key_for(args, need_key)
         else:
-            vr = VirtualRig(transport="pty", start_s=start_s if start_s is not None else DEFAULT_START_S)
+            vr = VirtualRig(transport="pty", start_s=start_s if start_s is not None else DEFAULT_START_S,
+                            config=config)
             vr.start()
             if not getattr(args, "quiet", False):
                 err(f"itb: no --port: using a built-in virtual rig on {vr.url} (state discarded on exit)")

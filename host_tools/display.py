@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from firmware_py import library, units
 from firmware_py import program as fw_program
-from firmware_py.bridge import MM_PER_CM
 from firmware_py.flow import flow_nl_per_day
 from firmware_py.schedule import rows as schedule_rows
-from firmware_py.units import NG_PER_MCG, NL_PER_ML, NL_PER_UL, S_PER_DAY, S_PER_H, S_PER_MIN
+from firmware_py.units import MM_PER_CM, NG_PER_MCG, NL_PER_ML, NL_PER_UL, S_PER_DAY, S_PER_H, S_PER_MIN
 
 if TYPE_CHECKING:
     from host_tools.quantities import Quantity

@@ -250,11 +250,14 @@ def window_table(field: str, item: dict[str, object]) -> WindowSpec:
             dose=False,
             span_field=f"{field}.effect",
         )
+    dose = item["dose"]
+    if isinstance(dose, dict) and set(dose) == {"value", "unit"}:  # a program file's {value, unit}
+        dose = f"{dose['value']} {dose['unit']}"
     return window(
         f"{field}.dose",
-        f"{effect}={item['dose']}",
+        f"{effect}={dose}",
         (m.group(1), m.group(2)),
-        item["dose"],
+        dose,
         days=days,
         dose=True,
         span_field=f"{field}.effect",

@@ -8,8 +8,8 @@ from fractions import Fraction
 
 from firmware_py import bridge as core_bridge
 from firmware_py import library
-from firmware_py.bridge import MM_PER_CM
 from firmware_py.program import Program
+from firmware_py.units import MM_PER_CM
 from host_tools import display
 from host_tools import quantities as qt
 from host_tools.calc.checks import dose_cautions, screening_cautions

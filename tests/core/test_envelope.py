@@ -316,18 +316,34 @@ def test_escalation_over_50_percent_in_7_days_needs_an_override() -> None:
 
 
 def test_pump_facts_come_from_the_rig() -> None:
-    # REQ: ITB-PMP-01 ITB-PMP-02 ITB-PMP-03 ITB-PMP-04: a program whose facts differ is refused, naming both.
-    for field, value, rid in (
-        ("catheter_mm", 100_000, "ITB-PMP-02"),
-        ("reservoir_nl", 40_000_000, "ITB-PMP-01"),
-        ("min_step_s", 60, "ITB-PMP-04"),
-        ("internal_nl", 100, "ITB-PMP-03"),
-        ("pump_kind", "constant-flow", "ITB-PMP-01"),
+    # REQ: ITB-PMP-01 ITB-PMP-02 ITB-PMP-03 ITB-PMP-04: a program whose facts differ is refused, naming both,
+    # each in its display unit (mL, cm, min: the host prints this text as it is), never in nL, mm or s.
+    for field, value, rid, text in (
+        ("catheter_mm", 100_000, "ITB-PMP-02", "catheter length 10000 cm differs from the rig's 50 cm"),
+        ("reservoir_nl", 40_000_000, "ITB-PMP-01", "reservoir 40 mL differs from the rig's 20 mL"),
+        ("min_step_s", 60, "ITB-PMP-04", "minimum step 1 min differs from the rig's 30 min"),
+        ("min_step_s", 5_430, "ITB-PMP-04", "minimum step 1 h 30 min 30 s differs from the rig's 30 min"),
+        ("internal_nl", 100, "ITB-PMP-03", "internal volume 0.0001 mL differs from the rig's 0.2 mL"),
+        ("internal_nl", 250_000, "ITB-PMP-03", "internal volume 0.25 mL differs from the rig's 0.2 mL"),
+        ("pump_kind", "constant-flow", "ITB-PMP-01", "pump kind constant-flow differs from the rig's "
+         "programmable"),
     ):
         given: dict[str, Any] = {field: value}
         d = _start(150 * MCG, **given)
         assert rid in _ids(d.refusals), field
-        assert str(value) in d.message() and str(getattr(CONFIG, field)) in d.message(), d.message()
+        assert "program " + text + " [" + rid + "]" in d.message(), d.message()
+        assert " nL" not in d.message() and " mm " not in d.message() and "00 s" not in d.message()
+
+
+def test_refill_and_bolus_volumes_are_shown_in_ml() -> None:
+    # REQ: ITB-PMP-01 ITB-BRG-01: the fill and dead-volume texts in mL, exactly, without trailing zeros.
+    d = envelope.decide(History(), None, envelope.Refill(40_000_000, 2_500_000), CONFIG, 0)
+    assert d.message() == ("refused: refill 40 mL: a fill of 40 mL exceeds the rig's 20 mL reservoir "
+                           "[ITB-PMP-01]")
+    p = program(500 * MCG, conc=2000)
+    b = envelope.decide(History(), p, envelope.Bolus(330_001, 30_000, 500), CONFIG, T)
+    assert b.message().startswith("refused: bridge bolus 0.330001 mL over 8 h 20 min: 0.330001 mL is more "
+                                  "than the rig's dead volume 0.33 mL [ITB-BRG-01]"), b.message()
 
 
 def test_complex_schedules_only_on_programmable_pumps() -> None:

@@ -158,6 +158,11 @@ def test_bench_json_and_report_have_the_documented_shape(tmp_path: Path) -> None
         res = run_bench(c, data, days=3, out_dir=tmp_path / "alarm", progress=False)
     assert res.report["alarms"], res.report
     drift += _drift("bench", json.loads((tmp_path / "alarm" / "report.json").read_text()), "(alarms)")
+    # a change phase on the built-in rig: its [previous] ran first (builtin_rig.predecessor is an object)
+    doc = _json(["bench", str(EXAMPLES / "soft-override.toml"), "--json", "--days", "1", "--quiet",
+                 "--out", str(tmp_path / "previous")])
+    assert doc["builtin_rig"]["predecessor"] is not None, doc["builtin_rig"]
+    drift += _drift("bench", doc, "(a [previous] first)")
     assert drift == []
 
 
