@@ -234,7 +234,14 @@ def summary(result: BenchResult) -> str:
         f"  alarms: {', '.join(a['kind'] + ' at hour ' + str(a['hour']) for a in rep['alarms']) or 'none'}; "
         f"refills: {len(rep['refills']) - 1} after the initial fill",
     ]
-    pred = (rep.get("builtin_rig") or {}).get("predecessor")
+    builtin = rep.get("builtin_rig") or {}
+    if builtin:
+        c = builtin["config"]
+        how = ("set up as the program's pump" if builtin["config_from_program"]
+               else "in its bench configuration")
+        lines.append(f"  built-in rig {how}: {c['pump']}, reservoir {display.ml(c['res'])}, catheter "
+                     f"{display.cm(c['cath'])}, minimum step {display.duration(c['minstep'])}")
+    pred = builtin.get("predecessor")
     if pred:
         lines.append(f"  before it: the [previous] program {pred['program_id']} ran "
                      f"{display.duration(pred['since_change_s'])} on the built-in rig "

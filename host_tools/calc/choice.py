@@ -18,17 +18,16 @@ from host_tools.errors import RefusedError, UsageError
 from host_tools.quantities import Arg, bad
 
 
+def reservoir_sizes() -> str:
+    """ITB-PMP-01's reservoir sizes as people read them ("20 mL or 40 mL")."""
+    return " or ".join(display.ml(s) for s in library.param_tuple("ITB-PMP-01", "reservoirs_nl"))
+
+
 def reservoir_arg(name: str, value: QLike) -> Arg:
     """A reservoir volume: one of the pump sizes of ITB-PMP-01."""
     a = qt.arg(name, value, "volume")
-    sizes = library.param_tuple("ITB-PMP-01", "reservoirs_nl")
-    if a.base() not in sizes:
-        raise bad(
-            a.name,
-            a.text,
-            "is not a reservoir size; pumps hold " + " or ".join(display.ml(s) for s in sizes),
-            ["ITB-PMP-01"],
-        )
+    if a.base() not in library.param_tuple("ITB-PMP-01", "reservoirs_nl"):
+        raise bad(a.name, a.text, "is not a reservoir size; pumps hold " + reservoir_sizes(), ["ITB-PMP-01"])
     return a
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from firmware_py import library
 from firmware_py import refill as core_refill
 from firmware_py.schedule import Schedule
 from host_tools import display
 from host_tools import quantities as qt
 from host_tools.calc.checks import dose_cautions, screening_cautions
-from host_tools.calc.choice import alarm_arg, largest_reservoir
+from host_tools.calc.choice import alarm_arg, largest_reservoir, reservoir_sizes
 from host_tools.calc.common import (
     Caution,
     Group,
@@ -119,14 +118,9 @@ def refill(
 def _in_a_reservoir(v: Arg) -> Arg:
     if v.base() == 0:
         raise bad(v.name, v.text, "is empty; nothing to forecast")
-    sizes = library.param_tuple("ITB-PMP-01", "reservoirs_nl")
     if v.base() > largest_reservoir():
-        raise bad(
-            v.name,
-            v.text,
-            "is more than a pump holds; reservoirs hold " + " or ".join(display.ml(s) for s in sizes),
-            ["ITB-PMP-01"],
-        )
+        raise bad(v.name, v.text, "is more than a pump holds; reservoirs hold " + reservoir_sizes(),
+                  ["ITB-PMP-01"])
     return v
 
 

@@ -44,7 +44,7 @@ def test_every_shipped_example_benches_on_the_builtin_rig(name: str, tmp_path: P
                               "--quiet"])
     assert code == EXIT_OK, err
     assert "PASS" in out, out
-    assert "itb: built-in rig configured as the program's pump" in err
+    assert "built-in rig set up as the program's pump:" in out and err == ""  # --quiet: stdout says it
     rep = json.loads((out_dir / "report.json").read_text())
     assert rep["result"] == "pass" and rep["builtin_rig"]["config_from_program"] is True
     prog = rx.load_source(examples.path(name)).program
@@ -52,10 +52,15 @@ def test_every_shipped_example_benches_on_the_builtin_rig(name: str, tmp_path: P
     pred = rep["builtin_rig"]["predecessor"]
     if prog.phase in ("initial", "transfer"):
         assert pred is None
-    else:  # a change phase: the [previous] program ran first, said on stderr, in the summary and the report
-        assert "runs the prescription's [previous] first" in err and "the [previous] program" in out
+    else:  # a change phase: the [previous] program ran first, said in the summary and the report
+        assert "the [previous] program" in out
         assert pred["decision"].startswith("allowed: transfer ")
         assert rep["settings"]["t_start_s"] - pred["t_load_s"] == pred["since_change_s"]
+    # without --quiet stderr says it too
+    _code, _out, loud = run_cli(["bench", str(_written(name, tmp_path)), "--days", "1", "--out",
+                                 str(tmp_path / "loud")])
+    assert "itb: built-in rig configured as the program's pump" in loud
+    assert ("runs the prescription's [previous] first" in loud) == (pred is not None)
 
 
 def test_the_refused_example_is_refused_with_its_rule(tmp_path: Path) -> None:
