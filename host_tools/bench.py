@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from host_tools import bench_report, display
 from host_tools.bench_report import (
     TOLERANCE,
     BenchResult,
+    Row,
     exact_dose_ng,
     exact_dose_q,
     pint_total_mg,
@@ -59,37 +59,6 @@ MAX_DAYS = 3660
 DEFAULT_BATCH_HOURS = 24  # hourly readings per ADV frame (a day: fits one frame at any dose)
 AUTO_BATCH_HOURS = 48  # asked for by default; the rig refuses (NAK ARG) when they do not fit: then 24
 # -- records ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    """One reading span (normally one hour): delivered against expected."""
-
-    hour: int
-    t0_s: int
-    t1_s: int
-    rate_ng_per_day: int
-    delivered_ng: int
-    expected_ng: int
-    exact_q: int  # the exact dose of the span in ng·s/day (exact_ng = exact_q / S_PER_DAY)
-    delivered_nl: int
-    expected_nl: int
-    cum_delivered_ng: int
-    cum_expected_ng: int
-    cum_delivered_nl: int
-    cum_expected_nl: int
-    reservoir_nl: int
-    alarm: str
-    event: str = ""
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def exact_ng(self) -> Fraction:
-        return Fraction(self.exact_q, units.S_PER_DAY)
-
-    @property
-    def deviation_ng(self) -> Fraction:
-        return self.delivered_ng - self.exact_ng
 
 
 # Before the first reading: nothing delivered or expected yet.

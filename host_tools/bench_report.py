@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,38 @@ from host_tools import quantities as qt
 from host_tools.errors import VerificationError
 
 if TYPE_CHECKING:
-    from host_tools.bench import BenchSession, Row
+    from host_tools.bench import BenchSession
+
+
+@dataclass
+class Row:
+    """One reading span (normally one hour): delivered against expected."""
+
+    hour: int
+    t0_s: int
+    t1_s: int
+    rate_ng_per_day: int
+    delivered_ng: int
+    expected_ng: int
+    exact_q: int  # the exact dose of the span in ng·s/day (exact_ng = exact_q / S_PER_DAY)
+    delivered_nl: int
+    expected_nl: int
+    cum_delivered_ng: int
+    cum_expected_ng: int
+    cum_delivered_nl: int
+    cum_expected_nl: int
+    reservoir_nl: int
+    alarm: str
+    event: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def exact_ng(self) -> Fraction:
+        return Fraction(self.exact_q, units.S_PER_DAY)
+
+    @property
+    def deviation_ng(self) -> Fraction:
+        return self.delivered_ng - self.exact_ng
 
 MAX_FAILURES_REPORTED = 50  # failures listed in report.json (all are counted)
 TOLERANCE = {

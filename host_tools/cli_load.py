@@ -92,6 +92,23 @@ def _builtin_setup(args: argparse.Namespace, source: Source) -> bench_builtin.Bu
     return setup
 
 
+def _load_refill(
+    client: RigClient, st: RigStatus, new: fw_program.Program, residual: int | None, fill: bool
+) -> Refill | None:
+    """The fill that goes with the commit: a full one when asked for (always on the built-in rig); none when
+    the reservoir holds the program's concentration already; a change of concentration without one is
+    refused."""
+    if not fill and st.conc_ng_per_ul == new.conc_ng_per_ul:
+        return None
+    if not fill:
+        raise UsageError(
+            f"the rig's reservoir holds {st.conc_ng_per_ul} mcg/mL and the program {new.conc_ng_per_ul} "
+            "mcg/mL: a concentration change needs a refill with the commit; add --fill [--residual VOLUME]"
+        )
+    capacity = client.info.config.reservoir_nl if client.info else new.reservoir_nl
+    return Refill.full(capacity, new.conc_ng_per_ul, st, residual)
+
+
 def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None = None) -> int:
     _need_confirmation("load", args.yes, stdin_isatty)
     cliargs.requires(args, "--residual", "--fill", lambda a: bool(a.fill))
@@ -104,16 +121,7 @@ def _cmd_load(args: argparse.Namespace, stdin_isatty: Callable[[], bool] | None 
     with rig_session(args, need_key=True, start_s=start_s,
                      config=VIRTUAL_CONFIG if setup is None else setup.config) as (client, builtin):
         st = client.status()
-        refill = None
-        if args.fill or builtin or st.conc_ng_per_ul != new.conc_ng_per_ul:
-            if not (args.fill or builtin):
-                raise UsageError(
-                    f"the rig's reservoir holds {st.conc_ng_per_ul} mcg/mL and the program "
-                    f"{new.conc_ng_per_ul} mcg/mL: a concentration change needs a refill with the commit; "
-                    "add --fill [--residual VOLUME]"
-                )
-            capacity = client.info.config.reservoir_nl if client.info else new.reservoir_nl
-            refill = Refill.full(capacity, new.conc_ng_per_ul, st, residual)
+        refill = _load_refill(client, st, new, residual, args.fill or builtin)
         notes = [
             f"with a fill of {display.ml(refill.added_nl)} at {display.conc(refill.conc_ng_per_ul)} "
             f"(measured residual {display.ml(refill.measured_residual_nl)})"
