@@ -11,7 +11,6 @@ from firmware_py import library
 from firmware_py.concentration import labeled_strengths
 from host_tools import display
 from host_tools.calc.defaults import defaults
-from host_tools.cliargs import once
 
 Handlers = dict[str, Callable[[argparse.Namespace], int]]
 
@@ -54,14 +53,13 @@ def _add(
     if strict:
         p.add_argument("--strict", action="store_true", help="exit 1 when there is any warning")
     if group:
-        once(
-            p,
+        p.add_argument(
             "--origin",
             choices=library.ORIGINS,
             help="origin of spasticity (with --age: the patient group "
             "doses are checked against; default adult spinal)",
         )
-        once(p, "--age", type=_age, help="age in whole years (default: an adult)")
+        p.add_argument("--age", type=_age, help="age in whole years (default: an adult)")
     p.set_defaults(func=func)
     return p
 
@@ -74,11 +72,11 @@ Flag = tuple[str, object, str]  # (flag, default or REQUIRED or None, help)
 def _flags(p: argparse.ArgumentParser, flags: list[Flag]) -> None:
     for flag, default, text in flags:
         if default is REQUIRED:
-            once(p, flag, required=True, help=text)
+            p.add_argument(flag, required=True, help=text)
         elif default is None:
-            once(p, flag, help=text)
+            p.add_argument(flag, help=text)
         else:
-            once(p, flag, default=default, help=f"{text} (default {str(default).replace('%', '%%')})")
+            p.add_argument(flag, default=default, help=f"{text} (default {str(default).replace('%', '%%')})")
 
 
 WINDOWS = (
@@ -237,7 +235,7 @@ def _program_commands(sub: Any, h: Handlers) -> None:
         group=False,
     )
     p.add_argument("rx", metavar="RX.toml", help="the prescription")
-    once(p, "-o", "--output", metavar="PROGRAM.json", help="write the program file here ('-': stdout)")
+    p.add_argument("-o", "--output", metavar="PROGRAM.json", help="write the program file here ('-': stdout)")
     p = _add(
         sub,
         "plot",
@@ -247,7 +245,7 @@ def _program_commands(sub: Any, h: Handlers) -> None:
         strict=False,
     )
     p.add_argument("source", metavar="RX.toml|PROGRAM.json", help="a prescription or a built program")
-    once(p, "-o", "--out-dir", default=".", help="directory for the PNGs (default: current)")
+    p.add_argument("-o", "--out-dir", default=".", help="directory for the PNGs (default: current)")
 
 
 def add_commands(sub: Any, handlers: Handlers) -> None:
@@ -256,7 +254,7 @@ def add_commands(sub: Any, handlers: Handlers) -> None:
         _flags(p, [f for f in flags if f[0] not in _CHOICES])
         for flag, default, help_text in flags:
             if flag in _CHOICES:
-                once(p, flag, default=default, choices=_CHOICES[flag], help=help_text)
+                p.add_argument(flag, default=default, choices=_CHOICES[flag], help=help_text)
         _extras(p, name)
     _program_commands(sub, handlers)
 

@@ -9,7 +9,6 @@ anything); a dependent option refuses to stand without the option it depends on.
   in the flag's own words instead of argparse's "expected one argument". Argument errors read
   ``itb: <flag>: <reason>`` (docs/cli.md).
 - ``whole(lo, hi)``, ``seconds(positive)``, ``date``: ``type=`` checks that quote the value as typed.
-- ``once(parser, flag, ...)``: ``add_argument`` with ``action=Once`` (for a parser of another class).
 - ``requires(args, child, parent, ok)``: ``--residual`` without ``--fill`` is refused, naming both.
 """
 
@@ -136,11 +135,6 @@ def date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
-
-
-def once(parser: argparse.ArgumentParser, *flags: str, **kwargs: Any) -> argparse.Action:
-    """``parser.add_argument(*flags, action=Once, **kwargs)``."""
-    return parser.add_argument(*flags, action=Once, **kwargs)
 
 
 def given(args: argparse.Namespace, dest: str) -> bool:

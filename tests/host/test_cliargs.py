@@ -8,15 +8,15 @@ import argparse
 
 import pytest
 
-from host_tools.cliargs import given, once, requires
+from host_tools.cliargs import Parser, given, requires
 from host_tools.errors import UsageError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="itb load", exit_on_error=False)
+    p = Parser(prog="itb load", exit_on_error=False)
     p.add_argument("--fill", action="store_true")
-    once(p, "--residual")
-    once(p, "--volume", default="20 mL")
+    p.add_argument("--residual")
+    p.add_argument("--volume", default="20 mL")
     return p
 
 
