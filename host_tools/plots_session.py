@@ -52,7 +52,7 @@ def _volumes(session: BenchSession) -> tuple[list[float], list[float], list[floa
 def _title(session: BenchSession, what: str) -> str:
     name = session.source.label or session.name or session.prog_id
     n_refills, n_alarms = len(session.refills) - 1, len(session.alarms)
-    return (f"{name}: {what}\nbench {session.prog_id}, {session.days} days: "
+    return (f"{name}: {what}\nbench {session.prog_id}, {display.plural(session.days, 'day')}: "
             f"{display.plural(n_refills, 'refill')}, {display.plural(n_alarms, 'alarm')}")
 
 
