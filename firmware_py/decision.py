@@ -15,6 +15,7 @@ from firmware_py.units import (
     PERMILLE,
     S_PER_H,
     S_PER_MIN,
+    fmt_exact,
     fmt_scaled,
 )
 
@@ -40,22 +41,17 @@ errors.refused_hook = applied  # a refusal applies its rules
 def mcg(ng: int) -> str:
     # ng (or ng/day) as mcg, exactly to the ng, truncated toward zero, trailing zeros dropped (display only;
     # the host's precision policy, docs/cli.md): 12000000 -> "12000", 20833 -> "20.833".
-    return fmt_scaled(ng, NG_PER_MCG, 3).rstrip("0").rstrip(".")
-
-
-def _exact(value: int, scale: int, digits: int) -> str:
-    # value / scale exactly to `digits` decimals (every base unit divides it), trailing zeros dropped.
-    return fmt_scaled(value, scale, digits).rstrip("0").rstrip(".")
+    return fmt_exact(ng, NG_PER_MCG)
 
 
 def ml(nl: int) -> str:
     # A volume in the display unit, exactly to the nL: 20000000 -> "20 mL", 250000 -> "0.25 mL".
-    return _exact(nl, NL_PER_ML, 6) + " mL"
+    return fmt_exact(nl, NL_PER_ML) + " mL"
 
 
 def cm(mm: int) -> str:
     # A catheter length in the display unit: 500 -> "50 cm", 455 -> "45.5 cm".
-    return _exact(mm, MM_PER_CM, 1) + " cm"
+    return fmt_exact(mm, MM_PER_CM) + " cm"
 
 
 def span(s: int) -> str:
@@ -77,7 +73,7 @@ def change_text(cur: int, new: int) -> str:
     diff = new - cur
     sign = "+" if diff >= 0 else "-"
     q = abs(diff) * PERCENT * PERMILLE // cur
-    return sign + fmt_scaled(q, PERMILLE, 3).rstrip("0").rstrip(".") + " %"
+    return sign + fmt_exact(q, PERMILLE) + " %"
 
 
 class Decision:

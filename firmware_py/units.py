@@ -104,6 +104,13 @@ def fmt_scaled(value: int, scale: int, digits: int) -> str:
     return sign + str(whole) + "." + "0" * (digits - len(text)) + text
 
 
+def fmt_exact(value: int, scale: int) -> str:
+    # value / scale exactly, for `scale` a power of ten (every base unit is a power of ten of its display
+    # unit), trailing zeros dropped: (20000000, NL_PER_ML) -> "20", (20833, NG_PER_MCG) -> "20.833".
+    digits = len(str(scale)) - 1
+    return fmt_scaled(value, scale, digits).rstrip("0").rstrip(".") if digits else str(value)
+
+
 def hhmm(tod_s: int) -> str:
     # Time of day in seconds -> "HH:MM" (seconds are dropped; schedules are on whole minutes).
     tod_s = tod_s % S_PER_DAY

@@ -20,11 +20,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from firmware_py import library, units
+from firmware_py import decision, library, units
 from firmware_py import program as fw_program
 from firmware_py.flow import flow_nl_per_day
 from firmware_py.schedule import rows as schedule_rows
-from firmware_py.units import MM_PER_CM, NG_PER_MCG, NL_PER_ML, NL_PER_UL, S_PER_DAY, S_PER_H, S_PER_MIN
+from firmware_py.units import NG_PER_MCG, NL_PER_ML, NL_PER_UL, S_PER_DAY, S_PER_H, S_PER_MIN
 
 if TYPE_CHECKING:
     from host_tools.quantities import Quantity
@@ -32,10 +32,7 @@ if TYPE_CHECKING:
 END_OF_DAY = "24:00"  # a constant rate's one step runs 00:00-24:00
 
 
-def _fixed(value: int, scale: int) -> str:
-    # value / scale exactly (scale a power of ten), truncated toward zero, trailing zeros dropped.
-    digits = len(str(scale)) - 1
-    return units.fmt_scaled(value, scale, digits).rstrip("0").rstrip(".") if digits else str(value)
+_fixed = units.fmt_exact  # value / scale exactly, trailing zeros dropped (the core's, for rig and host alike)
 
 
 def shown(text: str, keep: str = "") -> str:
@@ -83,7 +80,8 @@ def dose(ng_per_day: int) -> str:
 
 
 def ml(nl: int) -> str:
-    return _fixed(nl, NL_PER_ML) + " mL"
+    """ "20 mL", "0.25 mL": the core's text (firmware_py.decision), which the rig's messages use too."""
+    return decision.ml(nl)
 
 
 def ml_per_day(nl_per_day: int) -> str:
@@ -106,12 +104,13 @@ def conc(ng_per_ul: int) -> str:
     return f"{ng_per_ul} mcg/mL"
 
 
-def cm(mm: int) -> str:
-    return _fixed(mm, MM_PER_CM) + " cm"
-
-
 def percent(permille: int) -> str:
     return _fixed(permille, units.PERMILLE // units.PERCENT) + " %"
+
+
+def cm(mm: int) -> str:
+    """ "50 cm", "45.5 cm": the core's text (firmware_py.decision)."""
+    return decision.cm(mm)
 
 
 def duration(seconds: int) -> str:

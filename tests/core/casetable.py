@@ -128,6 +128,9 @@ def _units_cases(out: "list[Case]") -> None:
         for scale in (1_000, 1_000_000):
             for digits in (0, 1, 3):
                 out.append(("units.fmt_scaled", units.fmt_scaled, (v, scale, digits)))
+    for v in (-1_500, 0, 1, 20_833, 20_000_000, 250_000):
+        for scale in (1, 10, 1_000, 1_000_000):
+            out.append(("units.fmt_exact", units.fmt_exact, (v, scale)))
     for t in (0, 59, 60, 3_599, 3_600, 86_340, 86_399, 86_400, 90_000, -60):
         out.append(("units.hhmm", units.hhmm, (t,)))
     for s in ("00:00", "07:30", "23:59", "24:00", "24:01", "7:05", "12:60", "1230", "ab:cd", "", "12:5"):
